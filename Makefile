@@ -1,0 +1,89 @@
+# daas — see README.md. `make search` and `make test` are the two commands a newcomer needs; both
+# install what they need themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+
+GO        ?= go
+PYTHON    ?= python3
+BUILD     := build
+LIB       := $(BUILD)/libdaas.so
+ABI       := 1
+PREFIX    ?= /usr/local
+EPOCHS    ?= 30
+FUZZTIME  ?= 60s
+
+# The Python environment lives outside the checkout, keyed by the pinned requirements' hash, so
+# repeated runs (and other checkouts) reuse its few GB of PyTorch wheels.
+REQS      := bindings/python/requirements.txt
+VENV      := $(HOME)/.cache/daas/venv-$(shell sha256sum $(REQS) | cut -c1-12)
+PY        := $(VENV)/bin/python
+PYENV     := PYTHONPATH=$(CURDIR)/bindings/python DAAS_LIBRARY=$(CURDIR)/$(LIB)
+
+FLATC_VERSION := 25.12.19
+FLATC     := $(HOME)/.cache/daas/flatc-$(FLATC_VERSION)
+
+GO_SOURCES := $(shell find engine capi -name '*.go' -o -name '*.c' -o -name '*.h' -o -name '*.map' 2>/dev/null) go.mod go.sum include/daas.h
+
+.PHONY: test search lib install schemas venv gotest ctest pytest fuzz bench clean
+
+## test: go vet, all Go tests (ABI tests under -race), fuzz corpora, C/C++ header and example checks, pytest.
+test: gotest ctest pytest
+
+gotest:
+	$(GO) mod download
+	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) build ./engine/...
+	$(GO) test ./engine/...
+	$(GO) test -race ./capi/...
+
+## lib: build/libdaas.so (SONAME libdaas.so.1, only daas_* exported) and build/daas.pc.
+lib: $(LIB)
+$(LIB): $(GO_SOURCES)
+	@mkdir -p $(BUILD)
+	$(GO) build -trimpath -buildmode=c-shared \
+	  -ldflags "-s -w -extldflags '-Wl,-soname,libdaas.so.$(ABI) -Wl,--version-script=$(CURDIR)/capi/libdaas.map'" \
+	  -o $(LIB).tmp ./capi/lib
+	mv $(LIB).tmp $(LIB); rm -f $(LIB).tmp.h
+	ln -sf libdaas.so $(BUILD)/libdaas.so.$(ABI)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/^#define DAAS_VERSION_STRING "\(.*\)"/\1/p' include/daas.h)|' capi/daas.pc.in > $(BUILD)/daas.pc
+
+ctest: $(LIB)
+	bash capi/ctest.sh
+
+install: $(LIB)
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libdaas.so.$(ABI)
+	ln -sf libdaas.so.$(ABI) $(DESTDIR)$(PREFIX)/lib/libdaas.so
+	install -m 0644 include/daas.h $(DESTDIR)$(PREFIX)/include/daas.h
+	install -m 0644 $(BUILD)/daas.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/daas.pc
+
+## venv: the pinned Python environment (outside the checkout).
+venv: $(VENV)/.complete
+$(VENV)/.complete: $(REQS)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r $(REQS)
+	touch $@
+
+pytest: venv $(LIB)
+	cd bindings/python && $(PYENV) $(PY) -m pytest -q tests
+
+## search: a real DAAS search on scikit-learn's digits, then the DARTS baseline; writes runs/.
+search: venv $(LIB)
+	$(PYENV) $(PY) -m daas.torch.search --epochs $(EPOCHS) --out runs $(SEARCH_ARGS)
+
+## schemas: regenerate the committed FlatBuffers code (Go, Python, C++) with flatc $(FLATC_VERSION).
+schemas: $(FLATC)
+	bash schemas/generate.sh $(FLATC)
+$(FLATC):
+	$(GO) mod download github.com/google/flatbuffers
+	bash tools/build-flatc.sh $(FLATC)
+
+## fuzz: run every Go fuzz target for FUZZTIME each.
+fuzz:
+	bash tools/fuzz.sh $(FUZZTIME)
+
+bench: $(LIB)
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/... ./capi/...
+
+clean:
+	rm -rf $(BUILD)

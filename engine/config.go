@@ -1,0 +1,269 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"strings"
+)
+
+// Method selects the relaxation: MethodDAAS (default) or the DARTS baseline.
+type Method string
+
+// The methods the engine implements (SPEC §2).
+const (
+	MethodDAAS  Method = "daas"
+	MethodDARTS Method = "darts"
+)
+
+// Gradient selects how Step differentiates the relaxation and the losses.
+type Gradient string
+
+// GradientFast is hand-derived, allocation-free code (the default); GradientGraph builds the same
+// computation as a gorgonia autodiff graph, the engine's general path and its own reference.
+const (
+	GradientFast  Gradient = "fast"
+	GradientGraph Gradient = "graph"
+)
+
+// Adam holds one parameter group's torch.optim.Adam settings.
+type Adam struct {
+	LR          float64    `json:"lr"`
+	Betas       [2]float64 `json:"betas"`
+	Eps         float64    `json:"eps"`
+	WeightDecay float64    `json:"weight_decay"`
+}
+
+// Optimizer holds the settings of the two parameter groups. α's learning rate is 0 before
+// AlphaStartEpoch while its moments still accumulate (SPEC §4).
+type Optimizer struct {
+	Alpha           Adam `json:"alpha"`
+	Beta            Adam `json:"beta"`
+	AlphaStartEpoch int  `json:"alpha_start_epoch"`
+}
+
+// Loss holds the discretization-loss settings (SPEC §3): L_disc = λc (λα H_α + λβ L_E).
+type Loss struct {
+	WSum        float64  `json:"w_sum"`
+	LambdaC     Schedule `json:"lambda_c"`
+	LambdaAlpha Schedule `json:"lambda_alpha"`
+	LambdaBeta  Schedule `json:"lambda_beta"`
+}
+
+// Config is a validated engine configuration. The zero value is not valid; use DefaultConfig or
+// ParseConfig.
+type Config struct {
+	Space     Space     `json:"space"`
+	Method    Method    `json:"method"`
+	Epochs    int       `json:"epochs"`
+	Seed      uint64    `json:"seed"`
+	Gradient  Gradient  `json:"gradient"`
+	Optimizer Optimizer `json:"optimizer"`
+	Loss      Loss      `json:"loss"`
+}
+
+// DefaultConfig returns the defaults of SPEC §2–4 (those of the reference code) on the darts preset.
+func DefaultConfig() Config {
+	space, _ := PresetSpace("darts")
+	adam := Adam{LR: 3e-4, Betas: [2]float64{0.5, 0.999}, Eps: 1e-8, WeightDecay: 1e-3}
+	return Config{
+		Space: space, Method: MethodDAAS, Epochs: 50, Seed: 0, Gradient: GradientFast,
+		Optimizer: Optimizer{Alpha: adam, Beta: adam, AlphaStartEpoch: 8},
+		Loss: Loss{
+			WSum:        0.2,
+			LambdaC:     Schedule{Type: ScheduleLinear, Scale: 0.1},
+			LambdaAlpha: Schedule{Type: ScheduleLog, Scale: 1, Delay: 8},
+			LambdaBeta:  Schedule{Type: ScheduleConst, Scale: 4},
+		},
+	}
+}
+
+// configJSON mirrors Config for decoding: the space stays raw (a preset name or an object).
+type configJSON struct {
+	Space     json.RawMessage `json:"space"`
+	Method    Method          `json:"method"`
+	Epochs    int             `json:"epochs"`
+	Seed      uint64          `json:"seed"`
+	Gradient  Gradient        `json:"gradient"`
+	Optimizer Optimizer       `json:"optimizer"`
+	Loss      Loss            `json:"loss"`
+}
+
+// ParseConfig decodes a JSON configuration; absent keys keep their defaults and "" or "{}" give all
+// defaults. Unknown keys, wrong types and out-of-range values are ErrInvalidConfig with a message that
+// names the key.
+func ParseConfig(data []byte) (Config, error) {
+	def := DefaultConfig()
+	if len(bytes.TrimSpace(data)) == 0 {
+		return def, nil
+	}
+	cj := configJSON{Method: def.Method, Epochs: def.Epochs, Seed: def.Seed, Gradient: def.Gradient,
+		Optimizer: def.Optimizer, Loss: def.Loss}
+	if err := strictUnmarshal(data, &cj); err != nil {
+		return Config{}, errorf(ErrInvalidConfig, "%v", err)
+	}
+	space, err := parseSpace(cj.Space)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{Space: space, Method: cj.Method, Epochs: cj.Epochs, Seed: cj.Seed, Gradient: cj.Gradient,
+		Optimizer: cj.Optimizer, Loss: cj.Loss}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// maxEpochs bounds the epoch count (the history holds one record per epoch).
+const maxEpochs = 1_000_000
+
+// Validate checks every value of c; the error names the first offending key.
+func (c *Config) Validate() error {
+	if err := c.Space.validate(); err != nil {
+		return err
+	}
+	if c.Method != MethodDAAS && c.Method != MethodDARTS {
+		return errorf(ErrInvalidConfig, "method: unknown method %q (want daas or darts)", c.Method)
+	}
+	if c.Epochs < 1 || c.Epochs > maxEpochs {
+		return errorf(ErrInvalidConfig, "epochs: %d is out of range 1..%d", c.Epochs, maxEpochs)
+	}
+	if c.Gradient != GradientFast && c.Gradient != GradientGraph {
+		return errorf(ErrInvalidConfig, "gradient: unknown gradient path %q (want fast or graph)", c.Gradient)
+	}
+	for name, a := range map[string]Adam{"optimizer.alpha": c.Optimizer.Alpha, "optimizer.beta": c.Optimizer.Beta} {
+		if err := a.validate(name); err != nil {
+			return err
+		}
+	}
+	if c.Optimizer.AlphaStartEpoch < 1 || c.Optimizer.AlphaStartEpoch > maxEpochs {
+		return errorf(ErrInvalidConfig, "optimizer.alpha_start_epoch: %d is out of range 1..%d", c.Optimizer.AlphaStartEpoch, maxEpochs)
+	}
+	if !finite(c.Loss.WSum) || c.Loss.WSum < 0 {
+		return errorf(ErrInvalidConfig, "loss.w_sum: must be a finite number >= 0, got %v", c.Loss.WSum)
+	}
+	for _, s := range []struct {
+		key string
+		s   Schedule
+	}{{"loss.lambda_c", c.Loss.LambdaC}, {"loss.lambda_alpha", c.Loss.LambdaAlpha}, {"loss.lambda_beta", c.Loss.LambdaBeta}} {
+		if err := s.s.validate(s.key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a Adam) validate(key string) error {
+	switch {
+	case !finite(a.LR) || a.LR < 0:
+		return errorf(ErrInvalidConfig, "%s.lr: must be a finite number >= 0, got %v", key, a.LR)
+	case !(a.Betas[0] >= 0 && a.Betas[0] < 1):
+		return errorf(ErrInvalidConfig, "%s.betas[0]: must be in [0, 1), got %v", key, a.Betas[0])
+	case !(a.Betas[1] >= 0 && a.Betas[1] < 1):
+		return errorf(ErrInvalidConfig, "%s.betas[1]: must be in [0, 1), got %v", key, a.Betas[1])
+	case !finite(a.Eps) || a.Eps <= 0:
+		return errorf(ErrInvalidConfig, "%s.eps: must be a finite number > 0, got %v", key, a.Eps)
+	case !finite(a.WeightDecay) || a.WeightDecay < 0:
+		return errorf(ErrInvalidConfig, "%s.weight_decay: must be a finite number >= 0, got %v", key, a.WeightDecay)
+	}
+	return nil
+}
+
+// JSON returns the canonical JSON of c: every key present, the space spelled out as an object.
+// ParseConfig(c.JSON()) gives c back.
+func (c *Config) JSON() []byte {
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic("daas: config is not serializable: " + err.Error()) // unreachable: plain data only
+	}
+	return b
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// strictUnmarshal decodes data into v like json.Unmarshal, but refuses keys that v's struct tags do
+// not name exactly (encoding/json alone ignores unknown keys and matches names case-insensitively)
+// and trailing data. Errors name the key by its path.
+func strictUnmarshal(data []byte, v any) error {
+	if err := checkKeys(data, reflect.TypeOf(v).Elem(), ""); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
+		return describeJSONError(err)
+	}
+	if dec.More() {
+		return fmt.Errorf("trailing data after the JSON value")
+	}
+	return nil
+}
+
+func describeJSONError(err error) error {
+	if te, ok := err.(*json.UnmarshalTypeError); ok {
+		return fmt.Errorf("%s: want %s, got JSON %s", te.Field, te.Type, te.Value)
+	}
+	return fmt.Errorf("malformed JSON: %v", err)
+}
+
+// checkKeys walks data alongside type t and reports the first object key t has no field for.
+func checkKeys(data []byte, t reflect.Type, path string) error {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || string(data) == "null" {
+		return nil
+	}
+	if t == reflect.TypeOf(json.RawMessage(nil)) {
+		return nil // checked by its own parser
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if data[0] != '{' {
+			return nil // a type error; the decoder reports it
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(data, &obj); err != nil {
+			return fmt.Errorf("malformed JSON: %v", err)
+		}
+		fields := map[string]reflect.Type{}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			fields[name] = f.Type
+		}
+		for key, val := range obj {
+			ft, ok := fields[key]
+			if !ok {
+				where := "the top level"
+				if path != "" {
+					where = path
+				}
+				return fmt.Errorf("unknown key %q in %s", key, where)
+			}
+			if err := checkKeys(val, ft, join(path, key)); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if data[0] != '[' {
+			return nil
+		}
+		var items []json.RawMessage
+		if err := json.Unmarshal(data, &items); err != nil {
+			return fmt.Errorf("malformed JSON: %v", err)
+		}
+		for i, it := range items {
+			if err := checkKeys(it, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}

@@ -1,0 +1,249 @@
+package engine
+
+import "math"
+
+// Engine is one architecture search: its configuration, α and β, the two Adam groups, the schedule
+// position and the per-epoch history. Create one with New or Load.
+type Engine struct {
+	cfg     Config
+	lay     layout
+	alpha   []float64 // [cell][edge][op]
+	beta    []float64 // [cell][edge]; 1.0 on nodes that keep every input
+	adamA   adamState
+	adamB   adamState // entries of constant β are never touched: their moments stay 0
+	epoch   int       // 1..cfg.Epochs
+	steps   int64     // successful Step calls in total
+	epSteps int64     // successful Step calls since the current epoch began
+	history []EpochRecord
+
+	// Scratch, sized once, so that Step allocates nothing.
+	opW, dAlpha, dBeta []float64
+	graph              *graphPath // built on first use when cfg.Gradient is GradientGraph
+}
+
+// EpochRecord is the history entry of one finished epoch: the metrics and the genotype at its end.
+type EpochRecord struct {
+	Epoch    int
+	Steps    int64 // steps taken during the epoch
+	Metrics  Metrics
+	Genotype string // genotype JSON, as Discretize renders it
+}
+
+// New returns an engine at epoch 1 with α and β initialized from cfg.Seed (SPEC §2).
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := newEmpty(cfg)
+	rng := newNormalSource(cfg.Seed)
+	for i := range e.alpha {
+		e.alpha[i] = 1e-4 * rng.next()
+	}
+	for _, nd := range e.lay.nodes {
+		for i := 0; i < nd.n; i++ {
+			if nd.learnable() && cfg.Method == MethodDAAS {
+				e.beta[nd.edge+i] = float64(nd.k)/float64(nd.n) + 1e-4*rng.next()
+			} else {
+				e.beta[nd.edge+i] = 1
+			}
+		}
+	}
+	return e, nil
+}
+
+// newEmpty allocates an engine for cfg with zero parameters, at epoch 1.
+func newEmpty(cfg Config) *Engine {
+	lay := newLayout(&cfg.Space)
+	nA, nE := lay.nEdges*lay.nOps, lay.nEdges
+	return &Engine{
+		cfg: cfg, lay: lay, epoch: 1,
+		alpha: make([]float64, nA), beta: make([]float64, nE),
+		adamA: newAdamState(nA), adamB: newAdamState(nE),
+		opW: make([]float64, nA), dAlpha: make([]float64, nA), dBeta: make([]float64, nE),
+	}
+}
+
+// Config returns the engine's configuration (a copy the caller may keep).
+func (e *Engine) Config() Config {
+	c := e.cfg
+	c.Space = cloneSpace(e.cfg.Space)
+	return c
+}
+
+// Sizes returns the lengths of α (and of the op weights) and of β (and of the edge weights).
+func (e *Engine) Sizes() (nAlpha, nEdges int) { return len(e.alpha), len(e.beta) }
+
+// Epoch returns the current epoch (1-based).
+func (e *Engine) Epoch() int { return e.epoch }
+
+// Steps returns the number of successful steps in total.
+func (e *Engine) Steps() int64 { return e.steps }
+
+// Alpha copies α into out, whose length must be n_alpha.
+func (e *Engine) Alpha(out []float32) error { return copyOut(out, e.alpha, "alpha") }
+
+// Beta copies β into out, whose length must be n_edges.
+func (e *Engine) Beta(out []float32) error { return copyOut(out, e.beta, "beta") }
+
+// AlphaFloat64 returns a copy of α at full precision.
+func (e *Engine) AlphaFloat64() []float64 { return append([]float64(nil), e.alpha...) }
+
+// BetaFloat64 returns a copy of β at full precision.
+func (e *Engine) BetaFloat64() []float64 { return append([]float64(nil), e.beta...) }
+
+func copyOut(out []float32, src []float64, name string) error {
+	if len(out) != len(src) {
+		return errorf(ErrInvalidArgument, "%s: buffer length %d, want %d", name, len(out), len(src))
+	}
+	for i, v := range src {
+		out[i] = float32(v)
+	}
+	return nil
+}
+
+// Weights writes the mixing weights the supernet uses: op weights A (length n_alpha) and edge
+// weights W (length n_edges), SPEC §2.
+func (e *Engine) Weights(opOut, edgeOut []float32) error {
+	if len(opOut) != len(e.alpha) {
+		return errorf(ErrInvalidArgument, "op weights: buffer length %d, want %d", len(opOut), len(e.alpha))
+	}
+	if len(edgeOut) != len(e.beta) {
+		return errorf(ErrInvalidArgument, "edge weights: buffer length %d, want %d", len(edgeOut), len(e.beta))
+	}
+	e.relaxOps(e.alpha, e.opW)
+	for i, v := range e.opW {
+		opOut[i] = float32(v)
+	}
+	e.edgeWeights(e.beta, edgeOut)
+	return nil
+}
+
+// SetEpoch moves the schedule to epoch (1..epochs). Leaving an epoch records its metrics and
+// genotype in the history; setting the current epoch again does nothing.
+func (e *Engine) SetEpoch(epoch int) error {
+	if epoch < 1 || epoch > e.cfg.Epochs {
+		return errorf(ErrInvalidArgument, "epoch: %d is out of range 1..%d", epoch, e.cfg.Epochs)
+	}
+	if epoch == e.epoch {
+		return nil
+	}
+	e.history = append(e.history, e.currentRecord())
+	e.epoch, e.epSteps = epoch, 0
+	return nil
+}
+
+// currentRecord is the history entry the current epoch would get if it ended now.
+func (e *Engine) currentRecord() EpochRecord {
+	return EpochRecord{Epoch: e.epoch, Steps: e.epSteps, Metrics: e.Metrics(), Genotype: string(e.Discretize().JSON())}
+}
+
+// History returns a record for every finished epoch, oldest first, followed by the current epoch's
+// record as it stands now.
+func (e *Engine) History() []EpochRecord {
+	return append(append([]EpochRecord(nil), e.history...), e.currentRecord())
+}
+
+// Step applies one architecture step (SPEC §4): gradOp and gradEdge are the task loss's gradients
+// with respect to the op and edge weights handed out by Weights. A gradient holding NaN or Inf is
+// refused with ErrNumeric and leaves the engine exactly as it was.
+func (e *Engine) Step(gradOp, gradEdge []float32) error {
+	if len(gradOp) != len(e.alpha) {
+		return errorf(ErrInvalidArgument, "grad_op: length %d, want %d", len(gradOp), len(e.alpha))
+	}
+	if len(gradEdge) != len(e.beta) {
+		return errorf(ErrInvalidArgument, "grad_edge: length %d, want %d", len(gradEdge), len(e.beta))
+	}
+	if i := firstNonFinite32(gradOp); i >= 0 {
+		return errorf(ErrNumeric, "grad_op[%d] is %v; nothing changed", i, gradOp[i])
+	}
+	if i := firstNonFinite32(gradEdge); i >= 0 {
+		return errorf(ErrNumeric, "grad_edge[%d] is %v; nothing changed", i, gradEdge[i])
+	}
+	coef := e.cfg.CoefficientsAt(e.epoch)
+	if e.cfg.Gradient == GradientGraph {
+		if err := e.graphGradients(gradOp, gradEdge, coef); err != nil {
+			return err
+		}
+	} else {
+		e.fastGradients(gradOp, gradEdge, coef)
+	}
+	if i := firstNonFinite64(e.dAlpha); i >= 0 {
+		return errorf(ErrNumeric, "the gradient of alpha[%d] overflowed; nothing changed", i)
+	}
+	if i := firstNonFinite64(e.dBeta); i >= 0 {
+		return errorf(ErrNumeric, "the gradient of beta[%d] overflowed; nothing changed", i)
+	}
+	lrA := e.cfg.Optimizer.Alpha.LR
+	if e.epoch < e.cfg.Optimizer.AlphaStartEpoch {
+		lrA = 0
+	}
+	e.adamA.step(e.alpha, e.dAlpha, e.cfg.Optimizer.Alpha, lrA, nil)
+	if e.cfg.Method == MethodDAAS {
+		e.adamB.step(e.beta, e.dBeta, e.cfg.Optimizer.Beta, e.cfg.Optimizer.Beta.LR, e.lay.nodes)
+	}
+	e.steps++
+	e.epSteps++
+	return nil
+}
+
+func firstNonFinite32(xs []float32) int {
+	for i, x := range xs {
+		if x-x != 0 { // NaN or ±Inf
+			return i
+		}
+	}
+	return -1
+}
+
+func firstNonFinite64(xs []float64) int {
+	for i, x := range xs {
+		if x-x != 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+func cloneSpace(s Space) Space {
+	c := Space{Ops: append([]string{}, s.Ops...), Discard: append([]string{}, s.Discard...)}
+	for _, cell := range s.Cells {
+		cell.Keep = append([]int(nil), cell.Keep...)
+		c.Cells = append(c.Cells, cell)
+	}
+	return c
+}
+
+// normalSource draws standard normal numbers from a seed the same way on every machine:
+// SplitMix64 for uniform bits, Marsaglia's polar method for the normal deviates.
+type normalSource struct {
+	state uint64
+	spare float64
+	has   bool
+}
+
+func newNormalSource(seed uint64) *normalSource { return &normalSource{state: seed} }
+
+func (r *normalSource) uniform() float64 { // in (-1, 1)
+	r.state += 0x9e3779b97f4a7c15
+	z := r.state
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return float64(int64(z>>11)-(1<<52)) / (1 << 52)
+}
+
+func (r *normalSource) next() float64 {
+	if r.has {
+		r.has = false
+		return r.spare
+	}
+	for {
+		u, v := r.uniform(), r.uniform()
+		s := float64(u*u) + float64(v*v)
+		if s > 0 && s < 1 {
+			f := math.Sqrt(-2 * dlog(s) / s)
+			r.spare, r.has = float64(v*f), true
+			return float64(u * f)
+		}
+	}
+}

@@ -1,0 +1,25 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Every error the package returns wraps exactly one of them, so callers (the C ABI
+// maps them to status codes) test with errors.Is.
+var (
+	// ErrInvalidArgument reports a wrong length, an epoch out of range or a similar caller mistake.
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrInvalidConfig reports a configuration that cannot be used; the message names the key.
+	ErrInvalidConfig = errors.New("invalid config")
+	// ErrCorruptState reports bytes that are not a valid daas state.
+	ErrCorruptState = errors.New("corrupt state")
+	// ErrVersionMismatch reports a well-formed state of a schema version this build does not know.
+	ErrVersionMismatch = errors.New("state version mismatch")
+	// ErrNumeric reports NaN or Inf in an input; the engine is left unchanged.
+	ErrNumeric = errors.New("numeric error")
+)
+
+func errorf(kind error, format string, args ...any) error {
+	return fmt.Errorf("daas: %w: %s", kind, fmt.Sprintf(format, args...))
+}

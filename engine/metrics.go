@@ -1,0 +1,55 @@
+package engine
+
+import "encoding/json"
+
+// Metrics describe the search at one moment (SPEC §7 lists the required keys).
+type Metrics struct {
+	Method           Method  `json:"method"`
+	Epoch            int     `json:"epoch"`
+	Step             int64   `json:"step"`
+	LambdaC          float64 `json:"lambda_c"`
+	LambdaAlpha      float64 `json:"lambda_alpha"`
+	LambdaBeta       float64 `json:"lambda_beta"`
+	OpEntropy        float64 `json:"op_entropy"`
+	EdgeEntropy      float64 `json:"edge_entropy"`
+	EdgeCountPenalty float64 `json:"edge_count_penalty"`
+	DiscLoss         float64 `json:"disc_loss"`     // L_disc at the current epoch's coefficients
+	Discreteness     float64 `json:"discreteness"`  // mean over edges of the largest op weight
+	WeakestEdge      float64 `json:"weakest_edge"`  // smallest over edges of the largest op weight
+}
+
+// JSON returns the metrics as a JSON object.
+func (m Metrics) JSON() []byte {
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic("daas: metrics are not serializable: " + err.Error()) // unreachable: finite numbers only
+	}
+	return b
+}
+
+// Metrics returns the loss terms, coefficients and discreteness at the current α, β and epoch.
+func (e *Engine) Metrics() Metrics {
+	coef := e.cfg.CoefficientsAt(e.epoch)
+	t := e.lossTerms()
+	m := Metrics{
+		Method: e.cfg.Method, Epoch: e.epoch, Step: e.steps,
+		LambdaC: coef.LambdaC, LambdaAlpha: coef.LambdaAlpha, LambdaBeta: coef.LambdaBeta,
+		OpEntropy: t.OpEntropy, EdgeEntropy: t.EdgeEntropy, EdgeCountPenalty: t.EdgeCountPenalty,
+		DiscLoss: coef.OpEntropy()*t.OpEntropy + coef.EdgeLoss()*t.EdgeLoss(),
+		WeakestEdge: 1,
+	}
+	opW := make([]float64, len(e.alpha))
+	e.relaxOps(e.alpha, opW)
+	nOps := e.lay.nOps
+	sum := 0.0
+	for off := 0; off < len(opW); off += nOps {
+		best := 0.0
+		for _, w := range opW[off : off+nOps] {
+			best = max(best, w)
+		}
+		sum += best
+		m.WeakestEdge = min(m.WeakestEdge, best)
+	}
+	m.Discreteness = sum / float64(e.lay.nEdges)
+	return m
+}

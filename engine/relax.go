@@ -1,0 +1,99 @@
+package engine
+
+// sharpen is the DAAS sharpening g(t) = 2t for t >= -1/2 and (2t)^3 below, with its derivative.
+func sharpen(t float64) (g, dg float64) {
+	if t >= -0.5 {
+		return 2 * t, 2
+	}
+	x := 2 * t
+	return float64(x*x) * x, float64(24 * t * t)
+}
+
+// logSoftmaxRow writes z's log-softmax into logp and its softmax into p (both len(z)), shifting by the
+// row's own maximum so that no row over- or underflows.
+func logSoftmaxRow(z, logp, p []float64) {
+	m := z[0]
+	for _, v := range z[1:] {
+		m = max(m, v)
+	}
+	s := 0.0
+	for i, v := range z {
+		p[i] = dexp(v - m)
+		s += p[i]
+	}
+	ls := dlog(s)
+	inv := 1 / s
+	for i, v := range z {
+		logp[i] = (v - m) - ls
+		p[i] *= inv
+	}
+}
+
+// relaxOps writes the op weights A = softmax(g(α_e)) per edge (plain softmax(α_e) for DARTS).
+func (e *Engine) relaxOps(alpha, out []float64) {
+	nOps := e.lay.nOps
+	var zbuf, lbuf [64]float64
+	z, lp := zbuf[:0], lbuf[:0]
+	if nOps > len(zbuf) {
+		z, lp = make([]float64, nOps), make([]float64, nOps)
+	} else {
+		z, lp = zbuf[:nOps], lbuf[:nOps]
+	}
+	for off := 0; off < len(alpha); off += nOps {
+		e.logits(alpha[off:off+nOps], z, nil)
+		logSoftmaxRow(z, lp, out[off:off+nOps])
+	}
+}
+
+// logits writes z = g(α) (or α for DARTS) and, when dz is not nil, dz/dα.
+func (e *Engine) logits(alpha, z, dz []float64) {
+	if e.cfg.Method == MethodDARTS {
+		copy(z, alpha)
+		for i := range dz {
+			dz[i] = 1
+		}
+		return
+	}
+	for i, a := range alpha {
+		g, dg := sharpen(a)
+		z[i] = g
+		if dz != nil {
+			dz[i] = dg
+		}
+	}
+}
+
+// edgeWeights writes W: n_j * softmax(min(β_j, 1)) on nodes with k_j < n_j, 1 elsewhere.
+func (e *Engine) edgeWeights(beta []float64, out []float32) {
+	var mbuf, pbuf, lbuf [64]float64
+	for _, nd := range e.lay.nodes {
+		b := beta[nd.edge : nd.edge+nd.n]
+		if !nd.learnable() || e.cfg.Method == MethodDARTS {
+			for i := range b {
+				out[nd.edge+i] = 1
+			}
+			continue
+		}
+		m, p, lp := rowBuffers(nd.n, mbuf[:], pbuf[:], lbuf[:])
+		clipBeta(b, m)
+		logSoftmaxRow(m, lp, p)
+		for i := range p {
+			out[nd.edge+i] = float32(float64(nd.n) * p[i])
+		}
+	}
+}
+
+// rowBuffers returns three length-n slices, on the given stack arrays when they are long enough.
+func rowBuffers(n int, a, b, c []float64) ([]float64, []float64, []float64) {
+	if n > len(a) {
+		return make([]float64, n), make([]float64, n), make([]float64, n)
+	}
+	return a[:n], b[:n], c[:n]
+}
+
+// clipBeta writes min(β_i, 1).
+func clipBeta(b, m []float64) {
+	for i, v := range b {
+		m[i] = min(v, 1)
+	}
+}

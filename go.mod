@@ -1,0 +1,3 @@
+module github.com/daas-nas/daas
+
+go 1.26.8
