@@ -18,23 +18,27 @@ func (s *adamState) step(p, grad []float64, a Adam, lr float64, nodes []node) {
 	s.Step++
 	b1, b2 := a.Betas[0], a.Betas[1]
 	stepSize := lr / (1 - dpow(b1, s.Step))
-	bc2 := math.Sqrt(1 - dpow(b2, s.Step))
-	update := func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			g := grad[i] + float64(a.WeightDecay*p[i])
-			s.M[i] = float64(b1*s.M[i]) + float64((1-b1)*g)
-			s.V[i] = float64(b2*s.V[i]) + float64(float64((1-b2)*g)*g)
-			denom := math.Sqrt(s.V[i])/bc2 + a.Eps
-			p[i] -= float64(stepSize * (s.M[i] / denom))
-		}
-	}
+	invBC2 := 1 / math.Sqrt(1-dpow(b2, s.Step))
 	if nodes == nil {
-		update(0, len(p))
+		s.update(p, grad, 0, len(p), a, stepSize, invBC2)
 		return
 	}
 	for _, nd := range nodes {
 		if nd.learnable() {
-			update(nd.edge, nd.edge+nd.n)
+			s.update(p, grad, nd.edge, nd.edge+nd.n, a, stepSize, invBC2)
 		}
+	}
+}
+
+// update applies the Adam update to entries lo..hi-1; invBC2 = 1/sqrt(1 - b2^t).
+func (s *adamState) update(p, grad []float64, lo, hi int, a Adam, stepSize, invBC2 float64) {
+	b1, b2, wd, eps := a.Betas[0], a.Betas[1], a.WeightDecay, a.Eps
+	m, v, p, grad := s.M[lo:hi], s.V[lo:hi], p[lo:hi], grad[lo:hi]
+	for i := range p {
+		g := grad[i] + float64(wd*p[i])
+		m[i] = float64(b1*m[i]) + float64((1-b1)*g)
+		v[i] = float64(b2*v[i]) + float64(float64((1-b2)*g)*g)
+		denom := float64(math.Sqrt(v[i])*invBC2) + eps
+		p[i] -= float64(stepSize * (m[i] / denom))
 	}
 }

@@ -15,6 +15,7 @@ type Engine struct {
 	steps   int64     // successful Step calls in total
 	epSteps int64     // successful Step calls since the current epoch began
 	history []EpochRecord
+	coef    Coefficients // the loss coefficients at epoch, cached by setEpochState
 
 	// Scratch, sized once, so that Step allocates nothing.
 	opW, dAlpha, dBeta []float64
@@ -55,12 +56,14 @@ func New(cfg Config) (*Engine, error) {
 func newEmpty(cfg Config) *Engine {
 	lay := newLayout(&cfg.Space)
 	nA, nE := lay.nEdges*lay.nOps, lay.nEdges
-	return &Engine{
-		cfg: cfg, lay: lay, epoch: 1,
+	e := &Engine{
+		cfg: cfg, lay: lay,
 		alpha: make([]float64, nA), beta: make([]float64, nE),
 		adamA: newAdamState(nA), adamB: newAdamState(nE),
 		opW: make([]float64, nA), dAlpha: make([]float64, nA), dBeta: make([]float64, nE),
 	}
+	e.setEpochState(1, 0)
+	return e
 }
 
 // Config returns the engine's configuration (a copy the caller may keep).
@@ -128,8 +131,14 @@ func (e *Engine) SetEpoch(epoch int) error {
 		return nil
 	}
 	e.history = append(e.history, e.currentRecord())
-	e.epoch, e.epSteps = epoch, 0
+	e.setEpochState(epoch, 0)
 	return nil
+}
+
+// setEpochState moves to epoch with epSteps steps already taken in it and caches its coefficients.
+func (e *Engine) setEpochState(epoch int, epSteps int64) {
+	e.epoch, e.epSteps = epoch, epSteps
+	e.coef = e.cfg.CoefficientsAt(epoch)
 }
 
 // currentRecord is the history entry the current epoch would get if it ended now.
@@ -159,7 +168,7 @@ func (e *Engine) Step(gradOp, gradEdge []float32) error {
 	if i := firstNonFinite32(gradEdge); i >= 0 {
 		return errorf(ErrNumeric, "grad_edge[%d] is %v; nothing changed", i, gradEdge[i])
 	}
-	coef := e.cfg.CoefficientsAt(e.epoch)
+	coef := e.coef
 	if e.cfg.Gradient == GradientGraph {
 		if err := e.graphGradients(gradOp, gradEdge, coef); err != nil {
 			return err

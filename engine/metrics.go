@@ -13,9 +13,9 @@ type Metrics struct {
 	OpEntropy        float64 `json:"op_entropy"`
 	EdgeEntropy      float64 `json:"edge_entropy"`
 	EdgeCountPenalty float64 `json:"edge_count_penalty"`
-	DiscLoss         float64 `json:"disc_loss"`     // L_disc at the current epoch's coefficients
-	Discreteness     float64 `json:"discreteness"`  // mean over edges of the largest op weight
-	WeakestEdge      float64 `json:"weakest_edge"`  // smallest over edges of the largest op weight
+	DiscLoss         float64 `json:"disc_loss"`    // L_disc at the current epoch's coefficients
+	Discreteness     float64 `json:"discreteness"` // mean over edges of the largest op weight
+	WeakestEdge      float64 `json:"weakest_edge"` // smallest over edges of the largest op weight
 }
 
 // JSON returns the metrics as a JSON object.
@@ -29,13 +29,13 @@ func (m Metrics) JSON() []byte {
 
 // Metrics returns the loss terms, coefficients and discreteness at the current α, β and epoch.
 func (e *Engine) Metrics() Metrics {
-	coef := e.cfg.CoefficientsAt(e.epoch)
+	coef := e.coef
 	t := e.lossTerms()
 	m := Metrics{
 		Method: e.cfg.Method, Epoch: e.epoch, Step: e.steps,
 		LambdaC: coef.LambdaC, LambdaAlpha: coef.LambdaAlpha, LambdaBeta: coef.LambdaBeta,
 		OpEntropy: t.OpEntropy, EdgeEntropy: t.EdgeEntropy, EdgeCountPenalty: t.EdgeCountPenalty,
-		DiscLoss: coef.OpEntropy()*t.OpEntropy + coef.EdgeLoss()*t.EdgeLoss(),
+		DiscLoss:    coef.OpEntropy()*t.OpEntropy + coef.EdgeLoss()*t.EdgeLoss(),
 		WeakestEdge: 1,
 	}
 	opW := make([]float64, len(e.alpha))
