@@ -1,0 +1,256 @@
+// Package capi is the C ABI of daas (SPEC §7, include/daas.h): Go exports under internal names
+// (daasgo_*) that shim.c wraps into the public, const-correct daas_* functions; capi/lib builds them
+// into libdaas.so.
+//
+// Each export recovers panics into DAAS_E_INTERNAL, resolves the handle through the registry,
+// validates pointers and lengths, calls the engine and maps its error through one table. Float
+// buffers are used in place (zero-copy) for the duration of the call only. Bytes handed to C are
+// allocated with malloc and released by daas_bytes_free.
+package capi
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../include -std=gnu11 -Wall -Wextra
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"unsafe"
+
+	"github.com/daas-nas/daas/engine"
+)
+
+//export daasgo_engine_create
+func daasgo_engine_create(config *C.char, out *C.uint64_t) (st C.int32_t) {
+	defer recoverInto(&st)
+	if config == nil {
+		return fail(errorf(engine.ErrInvalidArgument, "config_json is NULL"))
+	}
+	if out == nil {
+		return fail(errorf(engine.ErrInvalidArgument, "out is NULL"))
+	}
+	cfg, err := engine.ParseConfig(C.GoBytes(unsafe.Pointer(config), C.int(C.strlen(config))))
+	if err != nil {
+		return fail(err)
+	}
+	e, err := engine.New(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	*out = C.uint64_t(register(e))
+	return C.DAAS_OK
+}
+
+//export daasgo_engine_load
+func daasgo_engine_load(data *C.uint8_t, n C.size_t, out *C.uint64_t) (st C.int32_t) {
+	defer recoverInto(&st)
+	if data == nil {
+		return fail(errorf(engine.ErrInvalidArgument, "data is NULL"))
+	}
+	if out == nil {
+		return fail(errorf(engine.ErrInvalidArgument, "out is NULL"))
+	}
+	// Copied: the engine may keep slices of what it loads, and the caller's buffer is only borrowed.
+	b := append([]byte(nil), unsafe.Slice((*byte)(data), int(n))...)
+	e, err := engine.Load(b)
+	if err != nil {
+		return fail(err)
+	}
+	*out = C.uint64_t(register(e))
+	return C.DAAS_OK
+}
+
+//export daasgo_engine_free
+func daasgo_engine_free(h C.uint64_t) {
+	defer func() { _ = recover() }() // nothing to report: free returns no status
+	unregister(uint64(h))
+}
+
+//export daasgo_engine_sizes
+func daasgo_engine_sizes(h C.uint64_t, nAlpha, nEdges *C.size_t) (st C.int32_t) {
+	defer recoverInto(&st)
+	s, err := acquire(uint64(h))
+	if err != nil {
+		return fail(err)
+	}
+	defer s.mu.Unlock()
+	if nAlpha == nil {
+		return fail(errorf(engine.ErrInvalidArgument, "n_alpha_out is NULL"))
+	}
+	if nEdges == nil {
+		return fail(errorf(engine.ErrInvalidArgument, "n_edges_out is NULL"))
+	}
+	a, b := s.eng.Sizes()
+	*nAlpha, *nEdges = C.size_t(a), C.size_t(b)
+	return C.DAAS_OK
+}
+
+// floats views a caller buffer of want floats in place, after checking the pointer and the length.
+func floats(p *C.float, n C.size_t, want int, name, lenName string) ([]float32, error) {
+	if p == nil {
+		return nil, errorf(engine.ErrInvalidArgument, "%s is NULL", name)
+	}
+	if uint64(n) != uint64(want) {
+		return nil, errorf(engine.ErrInvalidArgument, "%s is %d, the engine's is %d", lenName, uint64(n), want)
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(p)), want), nil
+}
+
+//export daasgo_engine_get_alpha
+func daasgo_engine_get_alpha(h C.uint64_t, out *C.float, n C.size_t) (st C.int32_t) {
+	defer recoverInto(&st)
+	s, err := acquire(uint64(h))
+	if err != nil {
+		return fail(err)
+	}
+	defer s.mu.Unlock()
+	nA, _ := s.eng.Sizes()
+	buf, err := floats(out, n, nA, "out", "n_alpha")
+	if err == nil {
+		err = s.eng.Alpha(buf)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return C.DAAS_OK
+}
+
+//export daasgo_engine_get_beta
+func daasgo_engine_get_beta(h C.uint64_t, out *C.float, n C.size_t) (st C.int32_t) {
+	defer recoverInto(&st)
+	s, err := acquire(uint64(h))
+	if err != nil {
+		return fail(err)
+	}
+	defer s.mu.Unlock()
+	_, nE := s.eng.Sizes()
+	buf, err := floats(out, n, nE, "out", "n_edges")
+	if err == nil {
+		err = s.eng.Beta(buf)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return C.DAAS_OK
+}
+
+//export daasgo_engine_get_weights
+func daasgo_engine_get_weights(h C.uint64_t, opOut *C.float, nAlpha C.size_t, edgeOut *C.float, nEdges C.size_t) (st C.int32_t) {
+	defer recoverInto(&st)
+	s, err := acquire(uint64(h))
+	if err != nil {
+		return fail(err)
+	}
+	defer s.mu.Unlock()
+	nA, nE := s.eng.Sizes()
+	ops, err := floats(opOut, nAlpha, nA, "op_out", "n_alpha")
+	if err != nil {
+		return fail(err)
+	}
+	edges, err := floats(edgeOut, nEdges, nE, "edge_out", "n_edges")
+	if err != nil {
+		return fail(err)
+	}
+	if err := s.eng.Weights(ops, edges); err != nil {
+		return fail(err)
+	}
+	return C.DAAS_OK
+}
+
+//export daasgo_engine_set_epoch
+func daasgo_engine_set_epoch(h C.uint64_t, epoch C.int32_t) (st C.int32_t) {
+	defer recoverInto(&st)
+	s, err := acquire(uint64(h))
+	if err != nil {
+		return fail(err)
+	}
+	defer s.mu.Unlock()
+	if err := s.eng.SetEpoch(int(epoch)); err != nil {
+		return fail(err)
+	}
+	return C.DAAS_OK
+}
+
+//export daasgo_engine_step
+func daasgo_engine_step(h C.uint64_t, gradOp *C.float, nAlpha C.size_t, gradEdge *C.float, nEdges C.size_t) (st C.int32_t) {
+	defer recoverInto(&st)
+	s, err := acquire(uint64(h))
+	if err != nil {
+		return fail(err)
+	}
+	defer s.mu.Unlock()
+	nA, nE := s.eng.Sizes()
+	gOp, err := floats(gradOp, nAlpha, nA, "grad_op", "n_alpha")
+	if err != nil {
+		return fail(err)
+	}
+	gEdge, err := floats(gradEdge, nEdges, nE, "grad_edge", "n_edges")
+	if err != nil {
+		return fail(err)
+	}
+	if err := s.eng.Step(gOp, gEdge); err != nil {
+		return fail(err)
+	}
+	return C.DAAS_OK
+}
+
+//export daasgo_engine_epoch
+func daasgo_engine_epoch(h C.uint64_t, out *C.int32_t) (st C.int32_t) {
+	defer recoverInto(&st)
+	s, err := acquire(uint64(h))
+	if err != nil {
+		return fail(err)
+	}
+	defer s.mu.Unlock()
+	if out == nil {
+		return fail(errorf(engine.ErrInvalidArgument, "epoch_out is NULL"))
+	}
+	*out = C.int32_t(s.eng.Epoch())
+	return C.DAAS_OK
+}
+
+//export daasgo_engine_bytes
+func daasgo_engine_bytes(h C.uint64_t, kind C.int, out *C.daas_bytes) (st C.int32_t) {
+	defer recoverInto(&st)
+	var name string
+	switch kind {
+	case C.DAASGO_GENOTYPE:
+		name = "genotype_json_out"
+	case C.DAASGO_METRICS, C.DAASGO_CONFIG:
+		name = "json_out"
+	default:
+		name = "out"
+	}
+	if out != nil {
+		out.data, out.len = nil, 0
+	}
+	s, err := acquire(uint64(h))
+	if err != nil {
+		return fail(err)
+	}
+	defer s.mu.Unlock()
+	if out == nil {
+		return fail(errorf(engine.ErrInvalidArgument, "%s is NULL", name))
+	}
+	var b []byte
+	switch kind {
+	case C.DAASGO_GENOTYPE:
+		b = s.eng.Discretize().JSON()
+	case C.DAASGO_METRICS:
+		b = s.eng.Metrics().JSON()
+	case C.DAASGO_STATE:
+		b = s.eng.Save()
+	case C.DAASGO_CONFIG:
+		cfg := s.eng.Config()
+		b = cfg.JSON()
+	default:
+		panic("daasgo_engine_bytes: unknown kind")
+	}
+	p := C.daasshim_alloc(C.size_t(len(b)))
+	if p == nil {
+		return fail(errorf(errOutOfMemory, "allocating %d bytes for %s failed", len(b), name))
+	}
+	copy(unsafe.Slice((*byte)(p), len(b)), b)
+	out.data, out.len = (*C.uint8_t)(p), C.size_t(len(b))
+	return C.DAAS_OK
+}

@@ -1,0 +1,132 @@
+/* shim.c - the public, const-correct daas_* functions of libdaas.so.
+ *
+ * cgo writes the prototypes of Go exports without const, which would conflict with include/daas.h,
+ * so the Go side exports internal names (daasgo_*) and this file defines the public names over
+ * them. It also owns what is naturally C: the per-thread last error message, the static strings,
+ * the handle <-> pointer conversion and daas_bytes_free. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+#include "_cgo_export.h"
+
+#define MESSAGE_CAP 1024
+
+static _Thread_local char last_error[MESSAGE_CAP];
+
+void daasshim_set_error(const char *msg, size_t len) {
+    if (len >= MESSAGE_CAP) {
+        len = MESSAGE_CAP - 1;
+        while (len > 0 && ((unsigned char)msg[len] & 0xC0) == 0x80) {
+            len--; /* do not cut a UTF-8 sequence */
+        }
+    }
+    if (len > 0) {
+        memcpy(last_error, msg, len);
+    }
+    last_error[len] = '\0';
+}
+
+void *daasshim_alloc(size_t n) { return malloc(n > 0 ? n : 1); }
+
+/* A handle is the registry id (never 0) carried in a pointer; it is never dereferenced. */
+static uint64_t handle_id(const daas_engine *engine) { return (uint64_t)(uintptr_t)engine; }
+
+uint32_t daas_abi_version(void) { return DAAS_ABI_VERSION; }
+
+const char *daas_version_string(void) { return DAAS_VERSION_STRING; }
+
+const char *daas_last_error_message(void) { return last_error; }
+
+const char *daas_status_string(daas_status status) {
+    switch (status) {
+    case DAAS_OK: return "DAAS_OK";
+    case DAAS_E_INTERNAL: return "DAAS_E_INTERNAL";
+    case DAAS_E_INVALID_ARGUMENT: return "DAAS_E_INVALID_ARGUMENT";
+    case DAAS_E_INVALID_CONFIG: return "DAAS_E_INVALID_CONFIG";
+    case DAAS_E_CORRUPT_STATE: return "DAAS_E_CORRUPT_STATE";
+    case DAAS_E_VERSION_MISMATCH: return "DAAS_E_VERSION_MISMATCH";
+    case DAAS_E_NUMERIC: return "DAAS_E_NUMERIC";
+    case DAAS_E_DEVICE: return "DAAS_E_DEVICE";
+    case DAAS_E_IO: return "DAAS_E_IO";
+    default: return "DAAS_E_UNKNOWN";
+    }
+}
+
+daas_status daas_engine_create(const char *config_json, daas_engine **out) {
+    uint64_t id = 0;
+    daas_status st = daasgo_engine_create((char *)config_json, out != NULL ? &id : NULL);
+    if (out != NULL) {
+        *out = st == DAAS_OK ? (daas_engine *)(uintptr_t)id : NULL;
+    }
+    return st;
+}
+
+daas_status daas_engine_load(const uint8_t *data, size_t len, daas_engine **out) {
+    uint64_t id = 0;
+    daas_status st = daasgo_engine_load((uint8_t *)data, len, out != NULL ? &id : NULL);
+    if (out != NULL) {
+        *out = st == DAAS_OK ? (daas_engine *)(uintptr_t)id : NULL;
+    }
+    return st;
+}
+
+void daas_engine_free(daas_engine *engine) {
+    if (engine != NULL) {
+        daasgo_engine_free(handle_id(engine));
+    }
+}
+
+daas_status daas_engine_sizes(const daas_engine *engine, size_t *n_alpha_out, size_t *n_edges_out) {
+    return daasgo_engine_sizes(handle_id(engine), n_alpha_out, n_edges_out);
+}
+
+daas_status daas_engine_get_alpha(const daas_engine *engine, float *out, size_t n_alpha) {
+    return daasgo_engine_get_alpha(handle_id(engine), out, n_alpha);
+}
+
+daas_status daas_engine_get_beta(const daas_engine *engine, float *out, size_t n_edges) {
+    return daasgo_engine_get_beta(handle_id(engine), out, n_edges);
+}
+
+daas_status daas_engine_get_weights(const daas_engine *engine, float *op_out, size_t n_alpha,
+                                    float *edge_out, size_t n_edges) {
+    return daasgo_engine_get_weights(handle_id(engine), op_out, n_alpha, edge_out, n_edges);
+}
+
+daas_status daas_engine_set_epoch(daas_engine *engine, int32_t epoch) {
+    return daasgo_engine_set_epoch(handle_id(engine), epoch);
+}
+
+daas_status daas_engine_step(daas_engine *engine, const float *grad_op, size_t n_alpha,
+                             const float *grad_edge, size_t n_edges) {
+    return daasgo_engine_step(handle_id(engine), (float *)grad_op, n_alpha, (float *)grad_edge, n_edges);
+}
+
+daas_status daas_engine_discretize(const daas_engine *engine, daas_bytes *genotype_json_out) {
+    return daasgo_engine_bytes(handle_id(engine), DAASGO_GENOTYPE, genotype_json_out);
+}
+
+daas_status daas_engine_metrics(const daas_engine *engine, daas_bytes *json_out) {
+    return daasgo_engine_bytes(handle_id(engine), DAASGO_METRICS, json_out);
+}
+
+daas_status daas_engine_save(const daas_engine *engine, daas_bytes *out) {
+    return daasgo_engine_bytes(handle_id(engine), DAASGO_STATE, out);
+}
+
+daas_status daas_engine_config(const daas_engine *engine, daas_bytes *json_out) {
+    return daasgo_engine_bytes(handle_id(engine), DAASGO_CONFIG, json_out);
+}
+
+daas_status daas_engine_epoch(const daas_engine *engine, int32_t *epoch_out) {
+    return daasgo_engine_epoch(handle_id(engine), epoch_out);
+}
+
+void daas_bytes_free(daas_bytes *bytes) {
+    if (bytes != NULL) {
+        free(bytes->data);
+        bytes->data = NULL;
+        bytes->len = 0;
+    }
+}

@@ -1,0 +1,261 @@
+/*
+ * daas.h - the C ABI of daas, an embeddable engine for Discretization-Aware Architecture Search
+ * (DAAS, Tian et al. 2020). This header is the manual of libdaas.so; the contract behind it is
+ * SPEC.md of the daas project.
+ *
+ * WHAT THE ENGINE DOES
+ *   The engine owns the architecture side of a differentiable NAS search: the architecture
+ *   parameters alpha (one per cell type, edge and op) and beta (one per cell type and edge), their
+ *   relaxation into mixing weights, the discretization losses and their schedules, the Adam step, the
+ *   discretization into a genotype, and the whole search state. Your training loop owns the supernet
+ *   and drives the engine step by step ("reverse communication": the engine never calls you):
+ *
+ *       daas_engine_create(config, &eng)
+ *       for epoch e = 1..E:
+ *           daas_engine_set_epoch(eng, e)
+ *           for each architecture step:
+ *               daas_engine_get_weights(eng, op_w, n_alpha, edge_w, n_edges)
+ *               ... supernet forward with those weights, loss, backward ...
+ *               daas_engine_step(eng, dL/d op_w, n_alpha, dL/d edge_w, n_edges)
+ *       daas_engine_discretize(eng, &genotype_json)       daas_engine_save(eng, &state)
+ *
+ * FLAT LAYOUTS
+ *   Cells in configuration order; inside a cell, node j ascending, then input i ascending.
+ *   alpha, op weights and their gradients: [cell][edge][op], length n_alpha.
+ *   beta, edge weights and their gradients: [cell][edge], length n_edges.
+ *   daas_engine_sizes gives both lengths; every buffer length passed in must equal them exactly.
+ *
+ * CONVENTIONS
+ *   - Every fallible function returns a daas_status: DAAS_OK (0) or a negative DAAS_E_* code. The
+ *     values never change; new codes are only ever appended.
+ *   - After a failure, daas_last_error_message() on the same thread describes it and names the
+ *     argument or configuration key that was wrong. A failed call changes nothing: no engine state,
+ *     and every output parameter is set to its empty value (NULL handle, {NULL, 0} bytes) when the
+ *     output pointer itself is usable; float output buffers may have been partly written.
+ *   - Every pointer parameter is required (NULL is DAAS_E_INVALID_ARGUMENT), except the argument of
+ *     the two *_free functions, where NULL is a no-op.
+ *   - Handles: a daas_engine* is an opaque handle, not a memory address. A NULL, unknown or already
+ *     freed handle is DAAS_E_INVALID_ARGUMENT, never a crash (handles are never reused).
+ *
+ * OWNERSHIP
+ *   - Inputs (strings, byte and float buffers) are borrowed for the duration of the call only and
+ *     never retained, so buffers owned by numpy, torch or any allocator may be passed in place.
+ *   - What comes back through an out parameter belongs to the caller: an engine is released with
+ *     daas_engine_free, a daas_bytes with daas_bytes_free. The strings returned by
+ *     daas_version_string and daas_status_string are static; daas_last_error_message's string is
+ *     owned by the library (see there).
+ *
+ * THREADS
+ *   - Any thread may call any function. Engines are independent of each other.
+ *   - Functions taking a `const daas_engine *` may run concurrently on the same engine. Functions
+ *     taking a non-const `daas_engine *` (set_epoch, step, free) need exclusive access to that
+ *     engine: no other call on the same engine may run at the same time. (The library also
+ *     serializes calls on one engine internally, so a mistake costs waiting, not memory safety; do
+ *     not rely on it for ordering.)
+ *   - The last error message is kept per thread.
+ *
+ * FORK
+ *   The library runs the Go runtime, which is not fork-safe. A child process created with fork()
+ *   (for example by Python's multiprocessing or a DataLoader with the "fork" start method) must not
+ *   call any daas_* function, nor use an engine created before the fork; calls there can hang. Use
+ *   the "spawn" or "forkserver" start method, or load the library only in the child. exec() after
+ *   fork is fine.
+ *
+ * THE LIBRARY NEVER PRINTS, EXITS OR ABORTS
+ *   A bug inside the library (a recovered Go panic) is reported as DAAS_E_INTERNAL. Conditions the Go
+ *   runtime treats as fatal (the process running out of memory) are outside the library's control.
+ *
+ * VERSIONS
+ *   libdaas.so.1 (SONAME) carries ABI version 1. "Since" lines give the library version that first
+ *   had a function. Symbols exported: daas_* only.
+ */
+#ifndef DAAS_H
+#define DAAS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Version of this header. DAAS_ABI_VERSION changes only when a binary-incompatible change is made
+ * (it is also the N of the SONAME libdaas.so.N). Since 0.1.0. */
+#define DAAS_VERSION_MAJOR 0
+#define DAAS_VERSION_MINOR 1
+#define DAAS_VERSION_PATCH 0
+#define DAAS_VERSION_STRING "0.1.0"
+#define DAAS_ABI_VERSION 1
+
+/* An engine: one architecture search. Opaque; create with daas_engine_create or daas_engine_load,
+ * release with daas_engine_free. Since 0.1.0. */
+typedef struct daas_engine daas_engine;
+
+/* The status of a call: DAAS_OK (0) or a negative DAAS_E_* code. Since 0.1.0. */
+typedef int32_t daas_status;
+
+/* Bytes produced by the library (JSON text or a serialized state). `data` is allocated by the
+ * library and owned by the caller, who releases it with daas_bytes_free. JSON text is NOT
+ * NUL-terminated: use `len`. Since 0.1.0. */
+typedef struct {
+    uint8_t *data;
+    size_t len;
+} daas_bytes;
+
+/* Status codes. Values never change. Since 0.1.0. */
+#define DAAS_OK 0
+#define DAAS_E_INTERNAL -1         /* a bug in the library; includes recovered Go panics */
+#define DAAS_E_INVALID_ARGUMENT -2 /* NULL pointer, unknown handle, wrong length, epoch out of range */
+#define DAAS_E_INVALID_CONFIG -3   /* malformed JSON, unknown key, wrong type, out-of-range value */
+#define DAAS_E_CORRUPT_STATE -4    /* the bytes are not a daas state (truncated, altered, random) */
+#define DAAS_E_VERSION_MISMATCH -5 /* a well-formed state of a schema version this build does not know */
+#define DAAS_E_NUMERIC -6          /* NaN or Inf in an input (or an overflowing gradient); nothing changed */
+#define DAAS_E_DEVICE -7           /* GPU path unavailable or failed (no GPU path in the default build) */
+#define DAAS_E_IO -8               /* a file could not be read or written (reserved for file functions) */
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Library                                                                                        */
+
+/* daas_abi_version returns the ABI version of the loaded library (DAAS_ABI_VERSION it was built
+ * with, 1). Compare it with DAAS_ABI_VERSION to detect a header/library mismatch at run time.
+ * Thread-safe. Since 0.1.0. */
+uint32_t daas_abi_version(void);
+
+/* daas_version_string returns the library's version, "MAJOR.MINOR.PATCH" (DAAS_VERSION_STRING it
+ * was built with). Ownership: a static string; do not free. Thread-safe. Since 0.1.0. */
+const char *daas_version_string(void);
+
+/* daas_last_error_message returns a description of the last failed call made by the calling thread,
+ * for example "daas: invalid argument: grad_op is NULL", or "" if no call on this thread has failed.
+ * Never NULL. Successful calls do not clear it.
+ * Ownership: owned by the library, per thread; valid until the next failing daas_* call on the same
+ * thread. Copy it if you need to keep it. Messages longer than 1023 bytes are truncated.
+ * Since 0.1.0. */
+const char *daas_last_error_message(void);
+
+/* daas_status_string returns the name of a status code, for example "DAAS_E_NUMERIC", or
+ * "DAAS_E_UNKNOWN" for a value that is not a status code. Never NULL.
+ * Ownership: a static string; do not free. Thread-safe. Since 0.1.0. */
+const char *daas_status_string(daas_status status);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Engines                                                                                        */
+
+/* daas_engine_create creates an engine at epoch 1 with alpha and beta initialized from the
+ * configured seed (the same config gives the same engine on every machine).
+ *   config_json  NUL-terminated JSON object; "" or "{}" means all defaults (the darts preset, method
+ *                daas, 50 epochs, seed 0). Keys: space, method, epochs, seed, gradient, optimizer,
+ *                loss (see SPEC.md section 7 and README).
+ *   out          receives the new engine; set to NULL on failure.
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT if a pointer is NULL; DAAS_E_INVALID_CONFIG for malformed
+ * JSON, an unknown key, a wrong type or an out-of-range value (the message names the key).
+ * Ownership: the caller owns *out and releases it with daas_engine_free. Since 0.1.0. */
+daas_status daas_engine_create(const char *config_json, daas_engine **out);
+
+/* daas_engine_load creates an engine from a state written by daas_engine_save. The loaded engine
+ * continues bit-identically: the same calls give the same results and the same saved bytes.
+ *   data, len    the state bytes (borrowed; untrusted input is fine).
+ *   out          receives the new engine; set to NULL on failure.
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT if a pointer is NULL; DAAS_E_CORRUPT_STATE if the bytes
+ * are not a daas state or fail their checksum (truncated, altered, random); DAAS_E_VERSION_MISMATCH
+ * for a state of a schema version this library does not know.
+ * Ownership: the caller owns *out and releases it with daas_engine_free. Since 0.1.0. */
+daas_status daas_engine_load(const uint8_t *data, size_t len, daas_engine **out);
+
+/* daas_engine_free releases an engine. NULL, and a handle already freed, are no-ops.
+ * Needs exclusive access to the engine; the handle is invalid afterwards. Since 0.1.0. */
+void daas_engine_free(daas_engine *engine);
+
+/* daas_engine_sizes gives the lengths of the flat buffers.
+ *   n_alpha_out  receives the length of alpha, op weights and op gradients.
+ *   n_edges_out  receives the length of beta, edge weights and edge gradients.
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer or an invalid handle. Since 0.1.0. */
+daas_status daas_engine_sizes(const daas_engine *engine, size_t *n_alpha_out, size_t *n_edges_out);
+
+/* daas_engine_get_alpha copies the architecture parameters alpha, [cell][edge][op], into out.
+ *   out, n_alpha  a caller buffer of exactly n_alpha floats (see daas_engine_sizes).
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer, an invalid handle or a wrong length.
+ * Since 0.1.0. */
+daas_status daas_engine_get_alpha(const daas_engine *engine, float *out, size_t n_alpha);
+
+/* daas_engine_get_beta copies the edge parameters beta, [cell][edge], into out. Entries of nodes that
+ * keep every input are the constant 1.0 (method darts: every entry).
+ *   out, n_edges  a caller buffer of exactly n_edges floats.
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer, an invalid handle or a wrong length.
+ * Since 0.1.0. */
+daas_status daas_engine_get_beta(const daas_engine *engine, float *out, size_t n_edges);
+
+/* daas_engine_get_weights writes the mixing weights the supernet uses in its forward pass
+ * (SPEC.md section 2): op weights A (softmax of the sharpened alpha per edge) and edge weights W.
+ *   op_out, n_alpha    a caller buffer of exactly n_alpha floats, [cell][edge][op].
+ *   edge_out, n_edges  a caller buffer of exactly n_edges floats, [cell][edge].
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer, an invalid handle or a wrong length.
+ * Since 0.1.0. */
+daas_status daas_engine_get_weights(const daas_engine *engine, float *op_out, size_t n_alpha,
+                                    float *edge_out, size_t n_edges);
+
+/* daas_engine_set_epoch moves the loss schedules to epoch (1-based; a new engine is at epoch 1).
+ * Leaving an epoch records its metrics and genotype in the engine's history; setting the current
+ * epoch again does nothing. Epochs may be revisited in any order.
+ *   epoch  1..epochs of the configuration.
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for an invalid handle or an epoch out of range.
+ * Needs exclusive access to the engine. Since 0.1.0. */
+daas_status daas_engine_set_epoch(daas_engine *engine, int32_t epoch);
+
+/* daas_engine_step applies one architecture step (SPEC.md section 4): the task-loss gradients are
+ * pulled back through the relaxation, the discretization-loss gradients of the current epoch are
+ * added, and one Adam step updates alpha and beta.
+ *   grad_op, n_alpha    dL/d(op weights), exactly n_alpha floats, [cell][edge][op].
+ *   grad_edge, n_edges  dL/d(edge weights), exactly n_edges floats, [cell][edge].
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer, an invalid handle or a wrong length;
+ * DAAS_E_NUMERIC if a gradient holds NaN or Inf (the message gives the index) - the engine is then
+ * left exactly as it was.
+ * Needs exclusive access to the engine. Since 0.1.0. */
+daas_status daas_engine_step(daas_engine *engine, const float *grad_op, size_t n_alpha,
+                             const float *grad_edge, size_t n_edges);
+
+/* daas_engine_discretize returns the genotype of the current alpha and beta as JSON (SPEC.md
+ * section 5): {"method", "cells": [{"name", "concat", "nodes": [[{"input", "op"}, ...], ...]}],
+ * and "darts" / "nb201" strings where the space has that layout}.
+ *   genotype_json_out  receives the JSON text (not NUL-terminated); {NULL, 0} on failure.
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer or an invalid handle.
+ * Ownership: the caller releases *genotype_json_out with daas_bytes_free. Since 0.1.0. */
+daas_status daas_engine_discretize(const daas_engine *engine, daas_bytes *genotype_json_out);
+
+/* daas_engine_metrics returns a JSON object describing the search now: epoch, step, lambda_c,
+ * lambda_alpha, lambda_beta, op_entropy, edge_entropy, edge_count_penalty, disc_loss, discreteness
+ * (mean over edges of the largest op weight), weakest_edge, method.
+ *   json_out  receives the JSON text (not NUL-terminated); {NULL, 0} on failure.
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer or an invalid handle.
+ * Ownership: the caller releases *json_out with daas_bytes_free. Since 0.1.0. */
+daas_status daas_engine_metrics(const daas_engine *engine, daas_bytes *json_out);
+
+/* daas_engine_save serializes the whole state (config, alpha, beta, Adam moments, epoch, step,
+ * history) as FlatBuffers bytes with file identifier "DAAS" and a CRC-32C checksum. Saving the same
+ * state twice gives the same bytes; daas_engine_load continues from them bit-identically.
+ *   out  receives the state bytes; {NULL, 0} on failure.
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer or an invalid handle.
+ * Ownership: the caller releases *out with daas_bytes_free. Since 0.1.0. */
+daas_status daas_engine_save(const daas_engine *engine, daas_bytes *out);
+
+/* daas_bytes_free releases bytes returned by the library and sets them to {NULL, 0}, so freeing
+ * twice is harmless. NULL, and bytes whose data is NULL, are no-ops. Since 0.1.0. */
+void daas_bytes_free(daas_bytes *bytes);
+
+/* daas_engine_epoch gives the current epoch (1-based).
+ *   epoch_out  receives the epoch.
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer or an invalid handle. Since 0.1.0. */
+daas_status daas_engine_epoch(const daas_engine *engine, int32_t *epoch_out);
+
+/* daas_engine_config returns the engine's configuration as canonical JSON: every key present, the
+ * space spelled out as an object. Creating an engine from it gives the same configuration.
+ *   json_out  receives the JSON text (not NUL-terminated); {NULL, 0} on failure.
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer or an invalid handle.
+ * Ownership: the caller releases *json_out with daas_bytes_free. Since 0.1.0. */
+daas_status daas_engine_config(const daas_engine *engine, daas_bytes *json_out);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* DAAS_H */
