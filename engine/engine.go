@@ -15,7 +15,8 @@ type Engine struct {
 	steps   int64     // successful Step calls in total
 	epSteps int64     // successful Step calls since the current epoch began
 	history []EpochRecord
-	coef    Coefficients // the loss coefficients at epoch, cached by setEpochState
+	coef      Coefficients // the loss coefficients at coefEpoch, cached for Step
+	coefEpoch int
 
 	// Scratch, sized once, so that Step allocates nothing.
 	opW, dAlpha, dBeta []float64
@@ -62,7 +63,7 @@ func newEmpty(cfg Config) *Engine {
 		adamA: newAdamState(nA), adamB: newAdamState(nE),
 		opW: make([]float64, nA), dAlpha: make([]float64, nA), dBeta: make([]float64, nE),
 	}
-	e.setEpochState(1, 0)
+	e.epoch = 1
 	return e
 }
 
@@ -131,14 +132,17 @@ func (e *Engine) SetEpoch(epoch int) error {
 		return nil
 	}
 	e.history = append(e.history, e.currentRecord())
-	e.setEpochState(epoch, 0)
+	e.epoch, e.epSteps = epoch, 0
 	return nil
 }
 
-// setEpochState moves to epoch with epSteps steps already taken in it and caches its coefficients.
-func (e *Engine) setEpochState(epoch int, epSteps int64) {
-	e.epoch, e.epSteps = epoch, epSteps
-	e.coef = e.cfg.CoefficientsAt(epoch)
+// stepCoefficients returns the loss coefficients of the current epoch, computed once per epoch.
+// Only Step calls it: read-only methods must not write the cache.
+func (e *Engine) stepCoefficients() Coefficients {
+	if e.coefEpoch != e.epoch {
+		e.coef, e.coefEpoch = e.cfg.CoefficientsAt(e.epoch), e.epoch
+	}
+	return e.coef
 }
 
 // currentRecord is the history entry the current epoch would get if it ended now.
@@ -168,7 +172,7 @@ func (e *Engine) Step(gradOp, gradEdge []float32) error {
 	if i := firstNonFinite32(gradEdge); i >= 0 {
 		return errorf(ErrNumeric, "grad_edge[%d] is %v; nothing changed", i, gradEdge[i])
 	}
-	coef := e.coef
+	coef := e.stepCoefficients()
 	if e.cfg.Gradient == GradientGraph {
 		if err := e.graphGradients(gradOp, gradEdge, coef); err != nil {
 			return err

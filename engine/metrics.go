@@ -29,7 +29,7 @@ func (m Metrics) JSON() []byte {
 
 // Metrics returns the loss terms, coefficients and discreteness at the current α, β and epoch.
 func (e *Engine) Metrics() Metrics {
-	coef := e.coef
+	coef := e.cfg.CoefficientsAt(e.epoch)
 	t := e.lossTerms()
 	m := Metrics{
 		Method: e.cfg.Method, Epoch: e.epoch, Step: e.steps,
