@@ -1,0 +1,376 @@
+"""The Pythonic layer: :class:`Engine`, one architecture search."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import operator
+import os
+import tempfile
+import threading
+import warnings
+import weakref
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _library, _raw
+from .errors import CopyWarning, InvalidArgumentError, E_INVALID_ARGUMENT
+from .genotype import Genotype
+
+__all__ = ["Engine", "Sizes"]
+
+Config = Union[None, str, bytes, Mapping[str, Any]]
+StateSource = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
+FloatArray = npt.NDArray[np.float32]
+
+_c_float_p = ctypes.POINTER(ctypes.c_float)
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+
+
+class Sizes(NamedTuple):
+    """Buffer lengths of an engine: α, op weights and their gradients have ``n_alpha`` entries;
+    β, edge weights and their gradients ``n_edges`` (SPEC §1)."""
+
+    n_alpha: int
+    n_edges: int
+
+
+def _is_torch_tensor(x: Any) -> bool:
+    return type(x).__module__.split(".")[0] == "torch" and hasattr(x, "data_ptr")
+
+
+def _float_ptr(addr: int) -> Any:
+    return ctypes.cast(ctypes.c_void_p(addr), _c_float_p)
+
+
+def _input_buffer(x: Any, name: str) -> Tuple[Any, Any, int]:
+    """Return (keep-alive object, float* pointer, length) for a read-only float32 buffer.
+
+    A float32 C-contiguous numpy array or CPU torch tensor is passed as it is (no copy); anything
+    else is converted once to a contiguous float32 array, with a CopyWarning. Tensors on another
+    device are refused: daas reads host memory and will not copy from a GPU behind your back.
+    """
+    if isinstance(x, np.ndarray):
+        if x.dtype == np.float32 and x.flags.c_contiguous and x.flags.aligned:
+            return x, _float_ptr(x.ctypes.data), x.size
+        conv = np.ascontiguousarray(x, dtype=np.float32)
+    elif _is_torch_tensor(x):
+        if x.device.type != "cpu":
+            raise ValueError(
+                f"daas: {name} is a tensor on {x.device}; daas reads host memory. Pass "
+                f"{name}.cpu() (an explicit device-to-host copy)"
+            )
+        if str(x.dtype) == "torch.float32" and x.is_contiguous():
+            return x, _float_ptr(x.data_ptr()), x.numel()
+        import torch  # only reached with a torch tensor in hand
+
+        conv_t = x.detach().to(dtype=torch.float32).contiguous()
+        warnings.warn(
+            f"daas: {name} ({x.dtype}, contiguous={x.is_contiguous()}) was copied to a contiguous "
+            "float32 tensor; pass one to avoid the copy",
+            CopyWarning,
+            stacklevel=3,
+        )
+        return conv_t, _float_ptr(conv_t.data_ptr()), conv_t.numel()
+    else:
+        try:
+            conv = np.ascontiguousarray(x, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"daas: {name} must be a float32 array or tensor, got {type(x).__name__}") from exc
+    warnings.warn(
+        f"daas: {name} ({type(x).__name__}) was copied to a contiguous float32 array; pass one to "
+        "avoid the copy",
+        CopyWarning,
+        stacklevel=3,
+    )
+    return conv, _float_ptr(conv.ctypes.data), conv.size
+
+
+def _output_buffer(x: Any, name: str) -> Tuple[Any, int]:
+    """Return (float* pointer, length) for a buffer the library writes into, checked in full."""
+    if isinstance(x, np.ndarray):
+        if x.dtype != np.float32:
+            raise InvalidArgumentError(E_INVALID_ARGUMENT, f"daas: {name}: dtype {x.dtype}, want float32")
+        if not (x.flags.c_contiguous and x.flags.aligned):
+            raise InvalidArgumentError(E_INVALID_ARGUMENT, f"daas: {name}: must be C-contiguous")
+        if not x.flags.writeable:
+            raise InvalidArgumentError(E_INVALID_ARGUMENT, f"daas: {name}: array is read-only")
+        return _float_ptr(x.ctypes.data), x.size
+    if _is_torch_tensor(x):
+        if x.device.type != "cpu":
+            raise ValueError(
+                f"daas: {name} is a tensor on {x.device}; daas writes host memory: fill a CPU "
+                "tensor and copy it to the device yourself"
+            )
+        if str(x.dtype) != "torch.float32":
+            raise InvalidArgumentError(E_INVALID_ARGUMENT, f"daas: {name}: dtype {x.dtype}, want torch.float32")
+        if not x.is_contiguous():
+            raise InvalidArgumentError(E_INVALID_ARGUMENT, f"daas: {name}: tensor must be contiguous")
+        return _float_ptr(x.data_ptr()), x.numel()
+    raise TypeError(f"daas: {name} must be a float32 numpy array or CPU torch tensor, got {type(x).__name__}")
+
+
+def _config_bytes(config: Config) -> bytes:
+    if config is None:
+        return b""
+    if isinstance(config, bytes):
+        text = config
+    elif isinstance(config, str):
+        text = config.encode("utf-8")
+    elif isinstance(config, Mapping):
+        text = json.dumps(dict(config), allow_nan=False).encode("utf-8")
+    else:
+        raise TypeError(f"daas: config must be None, a JSON string or a dict, got {type(config).__name__}")
+    if b"\0" in text:
+        raise InvalidArgumentError(E_INVALID_ARGUMENT, "daas: config holds a NUL character")
+    return text
+
+
+def _free_handle(handle: Any) -> None:
+    """Finalizer body: free an engine handle, never from a forked child (the Go runtime is gone)."""
+    if _library.in_forked_child():
+        return
+    lib = _library._lib
+    if lib is not None:
+        lib.daas_engine_free(handle)
+
+
+class Engine:
+    """One architecture search (α, β, Adam state, schedule position, history) in libdaas.
+
+    ``Engine(config)`` takes a dict, a JSON string or None (all defaults); see SPEC §7 for the keys.
+    Use it as a context manager, or call :meth:`close`; a forgotten engine is freed when it is
+    garbage-collected. Every call holds the engine's lock, so one engine may be shared by threads.
+    Methods of a closed engine raise ValueError.
+
+    Buffers: :meth:`step` passes float32 C-contiguous numpy arrays and CPU torch tensors to the
+    library without copying; other inputs are converted once (with a :class:`~daas.errors.CopyWarning`);
+    tensors on a GPU are refused with ValueError (call ``.cpu()`` yourself, so the copy is visible).
+    """
+
+    __slots__ = ("_handle", "_lock", "_finalizer", "_sizes", "__weakref__")
+
+    def __init__(self, config: Config = None) -> None:
+        text = _config_bytes(config)
+        lib = _library.get()
+        out = _raw.daas_engine_p()
+        lib.daas_engine_create(text, ctypes.byref(out))
+        self._adopt(lib, out)
+
+    def _adopt(self, lib: ctypes.CDLL, handle: Any) -> None:
+        self._lock = threading.Lock()
+        self._handle = handle
+        self._finalizer = weakref.finalize(self, _free_handle, handle)
+        n_alpha, n_edges = ctypes.c_size_t(), ctypes.c_size_t()
+        lib.daas_engine_sizes(handle, ctypes.byref(n_alpha), ctypes.byref(n_edges))
+        self._sizes = Sizes(int(n_alpha.value), int(n_edges.value))
+
+    @classmethod
+    def load(cls, source: StateSource) -> "Engine":
+        """Restore an engine from state bytes (``save()``) or from a file (``save_file()``).
+
+        Raises CorruptStateError for bytes that are not a valid state (any changed byte included)
+        and VersionMismatchError for a state of an unknown schema version.
+        """
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+        elif isinstance(source, (str, os.PathLike)):
+            with open(source, "rb") as f:
+                data = f.read()
+        else:
+            raise TypeError(f"daas: load needs bytes or a path, got {type(source).__name__}")
+        lib = _library.get()
+        out = _raw.daas_engine_p()
+        ptr = ctypes.cast(ctypes.c_char_p(data), ctypes.POINTER(ctypes.c_uint8))
+        lib.daas_engine_load(ptr, len(data), ctypes.byref(out))
+        eng = cls.__new__(cls)
+        eng._adopt(lib, out)
+        return eng
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Free the engine now. Safe to call more than once; the engine is unusable afterwards."""
+        lock = getattr(self, "_lock", None)
+        if lock is None:  # __init__ failed before a handle existed
+            return
+        with lock:
+            self._handle = None
+            self._finalizer()  # frees once; later calls do nothing
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+        return getattr(self, "_handle", None) is None
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _open(self) -> Tuple[ctypes.CDLL, Any]:
+        """The library and the handle; call with the lock held."""
+        if self._handle is None:
+            raise ValueError("daas: the engine is closed")
+        return _library.get(), self._handle
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @property
+    def sizes(self) -> Sizes:
+        """(n_alpha, n_edges): the lengths of α and op weights, and of β and edge weights."""
+        with self._lock:
+            self._open()
+            return self._sizes
+
+    @property
+    def alpha(self) -> FloatArray:
+        """A float32 copy of α, laid out ``[cell][edge][op]``."""
+        out = np.empty(self._sizes.n_alpha, dtype=np.float32)
+        with self._lock:
+            lib, h = self._open()
+            lib.daas_engine_get_alpha(h, _float_ptr(out.ctypes.data), out.size)
+        return out
+
+    @property
+    def beta(self) -> FloatArray:
+        """A float32 copy of β, laid out ``[cell][edge]`` (1.0 on nodes that keep every input)."""
+        out = np.empty(self._sizes.n_edges, dtype=np.float32)
+        with self._lock:
+            lib, h = self._open()
+            lib.daas_engine_get_beta(h, _float_ptr(out.ctypes.data), out.size)
+        return out
+
+    def weights(self, out: Optional[Tuple[Any, Any]] = None) -> Tuple[Any, Any]:
+        """The mixing weights the supernet uses: (op_weights, edge_weights), SPEC §2.
+
+        Without ``out`` two new float32 arrays are returned. With ``out=(op, edge)`` they are filled
+        in place and returned: each must be a writable, C-contiguous float32 numpy array or CPU
+        torch tensor of n_alpha and n_edges elements (any shape).
+        """
+        if out is None:
+            op = np.empty(self._sizes.n_alpha, dtype=np.float32)
+            edge = np.empty(self._sizes.n_edges, dtype=np.float32)
+        else:
+            op, edge = out
+        op_ptr, n_op = _output_buffer(op, "op weights")
+        edge_ptr, n_edge = _output_buffer(edge, "edge weights")
+        with self._lock:
+            lib, h = self._open()
+            lib.daas_engine_get_weights(h, op_ptr, n_op, edge_ptr, n_edge)
+        return op, edge
+
+    def metrics(self) -> Dict[str, Any]:
+        """The metrics at the current α, β and epoch (SPEC §7: epoch, step, lambda_c, ...)."""
+        b = _raw.daas_bytes()
+        with self._lock:
+            lib, h = self._open()
+            lib.daas_engine_metrics(h, ctypes.byref(b))
+            text = _raw.take_bytes(lib, b)
+        return json.loads(text)
+
+    @property
+    def epoch(self) -> int:
+        """The current epoch (1-based)."""
+        out = ctypes.c_int32()
+        with self._lock:
+            lib, h = self._open()
+            lib.daas_engine_epoch(h, ctypes.byref(out))
+        return int(out.value)
+
+    @property
+    def config(self) -> Dict[str, Any]:
+        """The engine's configuration, canonical: every key present, the space as an object."""
+        b = _raw.daas_bytes()
+        with self._lock:
+            lib, h = self._open()
+            lib.daas_engine_config(h, ctypes.byref(b))
+            text = _raw.take_bytes(lib, b)
+        return json.loads(text)
+
+    def discretize(self) -> Genotype:
+        """The genotype of the current α and β (SPEC §5)."""
+        b = _raw.daas_bytes()
+        with self._lock:
+            lib, h = self._open()
+            lib.daas_engine_discretize(h, ctypes.byref(b))
+            text = _raw.take_bytes(lib, b)
+        return Genotype(text.decode("utf-8"))
+
+    def save(self) -> bytes:
+        """The whole state as FlatBuffers bytes; :meth:`load` continues from it bit-identically."""
+        b = _raw.daas_bytes()
+        with self._lock:
+            lib, h = self._open()
+            lib.daas_engine_save(h, ctypes.byref(b))
+            return _raw.take_bytes(lib, b)
+
+    def save_file(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Write the state to ``path`` atomically.
+
+        The bytes go to a temporary file in the same folder, which is flushed and fsync'ed, then
+        renamed over ``path``, and the folder is fsync'ed: after a crash ``path`` holds either the
+        old state or the new one, never a torn file.
+        """
+        data = self.save()
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is stricter than a plain open()
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        dfd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+    # -- changing ----------------------------------------------------------------------------
+
+    def set_epoch(self, epoch: int) -> None:
+        """Move the schedules to ``epoch`` (1..epochs); leaving an epoch records it in the history."""
+        e = operator.index(epoch)
+        if not _INT32_MIN <= e <= _INT32_MAX:
+            raise InvalidArgumentError(E_INVALID_ARGUMENT, f"daas: epoch: {e} does not fit in int32")
+        with self._lock:
+            lib, h = self._open()
+            lib.daas_engine_set_epoch(h, e)
+
+    def step(self, grad_op: Any, grad_edge: Any) -> None:
+        """One architecture step from the task loss's gradients w.r.t. the op and edge weights.
+
+        Gradients holding NaN or Inf raise NumericError and leave the engine exactly as it was;
+        wrong lengths raise InvalidArgumentError.
+        """
+        keep_op, op_ptr, n_op = _input_buffer(grad_op, "grad_op")
+        keep_edge, edge_ptr, n_edge = _input_buffer(grad_edge, "grad_edge")
+        with self._lock:
+            lib, h = self._open()
+            lib.daas_engine_step(h, op_ptr, n_op, edge_ptr, n_edge)
+        del keep_op, keep_edge
+
+    # -- Python protocol ---------------------------------------------------------------------
+
+    def __reduce__(self):
+        # Pickling (and multiprocessing with 'spawn') goes through the saved state.
+        return (Engine.load, (self.save(),))
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return "<daas.Engine closed>"
+        return f"<daas.Engine n_alpha={self._sizes.n_alpha} n_edges={self._sizes.n_edges}>"
