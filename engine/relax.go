@@ -29,19 +29,35 @@ func logSoftmaxRow(z, logp, p []float64) {
 	}
 }
 
+// softmaxRow writes z's softmax into p, shifted by the row's maximum.
+func softmaxRow(z, p []float64) {
+	m := z[0]
+	for _, v := range z[1:] {
+		m = max(m, v)
+	}
+	s := 0.0
+	for i, v := range z {
+		p[i] = dexp(v - m)
+		s += p[i]
+	}
+	inv := 1 / s
+	for i := range p {
+		p[i] *= inv
+	}
+}
+
 // relaxOps writes the op weights A = softmax(g(α_e)) per edge (plain softmax(α_e) for DARTS).
 func (e *Engine) relaxOps(alpha, out []float64) {
 	nOps := e.lay.nOps
-	var zbuf, lbuf [64]float64
-	z, lp := zbuf[:0], lbuf[:0]
+	var zbuf [64]float64
+	z := zbuf[:]
 	if nOps > len(zbuf) {
-		z, lp = make([]float64, nOps), make([]float64, nOps)
-	} else {
-		z, lp = zbuf[:nOps], lbuf[:nOps]
+		z = make([]float64, nOps)
 	}
+	z = z[:nOps]
 	for off := 0; off < len(alpha); off += nOps {
 		e.logits(alpha[off:off+nOps], z, nil)
-		logSoftmaxRow(z, lp, out[off:off+nOps])
+		softmaxRow(z, out[off:off+nOps])
 	}
 }
 
@@ -74,9 +90,9 @@ func (e *Engine) edgeWeights(beta []float64, out []float32) {
 			}
 			continue
 		}
-		m, p, lp := rowBuffers(nd.n, mbuf[:], pbuf[:], lbuf[:])
+		m, p, _ := rowBuffers(nd.n, mbuf[:], pbuf[:], lbuf[:])
 		clipBeta(b, m)
-		logSoftmaxRow(m, lp, p)
+		softmaxRow(m, p)
 		for i := range p {
 			out[nd.edge+i] = float32(float64(nd.n) * p[i])
 		}
