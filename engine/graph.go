@@ -49,8 +49,10 @@ type graphPath struct {
 	vm G.VM
 
 	alpha, shiftA, gradA []float64 // backing arrays of the α-side inputs, [edges][ops]
-	opW                  *G.Node   // A, read back into e.opW
-	dAlpha               *G.Node
+	// The machine copies A into opW and dα into dAlpha during the run (read nodes). An intermediate
+	// node's own value cannot be read after the run: the TapeMachine reuses its memory for later
+	// results (A read that way came back as garbage).
+	opW, dAlpha G.Value // tensors over e.opW and e.dAlpha
 
 	cA, cB *G.F64 // the coefficients, bound to scalar inputs and updated in place
 
@@ -64,7 +66,8 @@ type betaGroup struct {
 	beta  []float64
 	shift []float64
 	grad  []float64 // G_W, gathered
-	dBeta *G.Node
+	dBeta  []float64 // dβ, copied by the machine, [count][n]
+	dBetaV G.Value   // a tensor over dBeta
 }
 
 // graphBuildMu serializes graph construction: gorgonia keeps package-level counters and shared
@@ -122,9 +125,9 @@ func (e *Engine) buildGraph() (gp *graphPath, err error) {
 		z = b.sharpen(alpha)
 	}
 	lsA := b.op(G.LogSoftMax(b.op(G.Sub(z, shiftA)), 1))
-	gp.opW = b.op(G.Exp(lsA))
-	f := b.op(G.Sum(b.op(G.HadamardProd(gp.opW, gradA))))
-	hA := b.entropy(gp.opW, lsA)
+	opW := b.op(G.Exp(lsA))
+	f := b.op(G.Sum(b.op(G.HadamardProd(opW, gradA))))
+	hA := b.entropy(opW, lsA)
 	f = b.op(G.Add(f, b.op(G.Mul(cA, hA))))
 	wrt := G.Nodes{alpha}
 
@@ -178,9 +181,15 @@ func (e *Engine) buildGraph() (gp *graphPath, err error) {
 	if err != nil {
 		return nil, errorf(ErrNumeric, "gradient graph: differentiating: %v", err)
 	}
-	gp.dAlpha = grads[0]
+	gp.opW = tensor.New(tensor.WithShape(nE, nOps), tensor.WithBacking(e.opW))
+	gp.dAlpha = tensor.New(tensor.WithShape(nE, nOps), tensor.WithBacking(e.dAlpha))
+	G.Read(opW, &gp.opW)
+	G.Read(grads[0], &gp.dAlpha)
 	for gi := range gp.groups {
-		gp.groups[gi].dBeta = grads[1+gi]
+		grp := &gp.groups[gi]
+		grp.dBeta = make([]float64, len(grp.beta))
+		grp.dBetaV = tensor.New(tensor.WithShape(len(grp.nodes), grp.n), tensor.WithBacking(grp.dBeta))
+		G.Read(grads[1+gi], &grp.dBetaV)
 	}
 	gp.vm = G.NewTapeMachine(b.g)
 	return gp, nil
@@ -225,23 +234,14 @@ func (gp *graphPath) run(e *Engine, gradOp, gradEdge []float32, coef Coefficient
 		return errorf(ErrNumeric, "gradient graph: running: %v", err)
 	}
 
-	if err := readInto(e.dAlpha, gp.dAlpha, "d alpha"); err != nil {
-		return err
-	}
-	if err := readInto(e.opW, gp.opW, "op weights"); err != nil {
-		return err
-	}
+	// dα and A are in e.dAlpha and e.opW now; scatter dβ, 0 on constant entries.
 	for i := range e.dBeta {
 		e.dBeta[i] = 0
 	}
 	for gi := range gp.groups {
 		grp := &gp.groups[gi]
-		d, err := values(grp.dBeta, len(grp.nodes)*grp.n, "d beta")
-		if err != nil {
-			return err
-		}
 		for r, nd := range grp.nodes {
-			copy(e.dBeta[nd.edge:nd.edge+nd.n], d[r*grp.n:(r+1)*grp.n])
+			copy(e.dBeta[nd.edge:nd.edge+nd.n], grp.dBeta[r*grp.n:(r+1)*grp.n])
 		}
 	}
 	return nil
@@ -260,32 +260,6 @@ func rowShift(z, shift []float64, first bool) {
 	for i := range shift {
 		shift[i] = s
 	}
-}
-
-func readInto(dst []float64, n *G.Node, what string) error {
-	v, err := values(n, len(dst), what)
-	if err != nil {
-		return err
-	}
-	copy(dst, v)
-	return nil
-}
-
-// values returns the float64 data of n's value after a run, checking its size.
-func values(n *G.Node, size int, what string) ([]float64, error) {
-	v := n.Value()
-	if v == nil {
-		return nil, errorf(ErrNumeric, "gradient graph: %s has no value after the run", what)
-	}
-	t, ok := v.(tensor.Tensor)
-	if !ok {
-		return nil, errorf(ErrNumeric, "gradient graph: %s is a %T, not a tensor", what, v)
-	}
-	d, ok := t.Data().([]float64)
-	if !ok || len(d) != size {
-		return nil, errorf(ErrNumeric, "gradient graph: %s has %d float64 values, want %d", what, len(d), size)
-	}
-	return d, nil
 }
 
 // graphBuilder adds nodes to one graph.
