@@ -56,16 +56,24 @@ func (v *fbVerifier) u16(pos int) int    { return int(binary.LittleEndian.Uint16
 func (v *fbVerifier) u32(pos int) uint32 { return binary.LittleEndian.Uint32(v.buf[pos:]) }
 
 // uoffset follows the unsigned offset stored at pos (checked to be inside and aligned) and returns
-// the position it points to, checked to be inside the buffer.
-func (v *fbVerifier) uoffset(pos int, path string) (int, error) {
+// the position it points to, checked to be inside the buffer. The path of the object is path, plus
+// "." and name when name is not empty (joined only on failure, so that success allocates nothing).
+func (v *fbVerifier) uoffset(pos int, path, name string) (int, error) {
 	if pos%4 != 0 || !v.within(pos, 4) {
-		return 0, v.fail(path, "offset at %d is out of bounds or misaligned", pos)
+		return 0, v.fail(joinPath(path, name), "offset at %d is out of bounds or misaligned", pos)
 	}
 	target := int64(pos) + int64(v.u32(pos))
 	if target >= int64(len(v.buf)) {
-		return 0, v.fail(path, "offset at %d points to %d, past the end of the buffer (%d bytes)", pos, target, len(v.buf))
+		return 0, v.fail(joinPath(path, name), "offset at %d points to %d, past the end of the buffer (%d bytes)", pos, target, len(v.buf))
 	}
 	return int(target), nil
+}
+
+func joinPath(path, name string) string {
+	if name == "" {
+		return path
+	}
+	return path + "." + name
 }
 
 // root verifies the buffer's root table, whose offset is the buffer's first 4 bytes.
@@ -73,7 +81,7 @@ func (v *fbVerifier) root(path string) (fbTable, error) {
 	if len(v.buf) < 8 {
 		return fbTable{}, v.fail(path, "buffer of %d bytes is too short", len(v.buf))
 	}
-	pos, err := v.uoffset(0, path)
+	pos, err := v.uoffset(0, path, "")
 	if err != nil {
 		return fbTable{}, err
 	}
@@ -171,7 +179,7 @@ func (t fbTable) ref(slot int, name string, required bool) (target int, ok bool,
 		}
 		return 0, false, nil
 	}
-	target, err = t.v.uoffset(pos, t.path+"."+name)
+	target, err = t.v.uoffset(pos, t.path, name)
 	return target, err == nil, err
 }
 
@@ -192,20 +200,20 @@ type fbVector struct {
 
 // vectorAt verifies a vector of n elements of elem bytes (1, 4 or 8) whose length field is at pos.
 // Elements must be aligned to their size; the length is checked against the buffer before anything
-// is derived from it.
-func (v *fbVerifier) vectorAt(pos, elem int, path string) (fbVector, error) {
+// is derived from it. path and name name it as in uoffset.
+func (v *fbVerifier) vectorAt(pos, elem int, path, name string) (fbVector, error) {
 	if pos%4 != 0 || !v.within(pos, 4) {
-		return fbVector{}, v.fail(path, "vector at %d is out of bounds or misaligned", pos)
+		return fbVector{}, v.fail(joinPath(path, name), "vector at %d is out of bounds or misaligned", pos)
 	}
 	n := int64(v.u32(pos))
 	start := pos + 4
 	if n > int64(len(v.buf)-start)/int64(elem) {
-		return fbVector{}, v.fail(path, "vector at %d claims %d elements of %d bytes, past the end of the buffer (%d bytes)", pos, n, elem, len(v.buf))
+		return fbVector{}, v.fail(joinPath(path, name), "vector at %d claims %d elements of %d bytes, past the end of the buffer (%d bytes)", pos, n, elem, len(v.buf))
 	}
 	if start%elem != 0 {
-		return fbVector{}, v.fail(path, "vector at %d: elements of %d bytes are misaligned", pos, elem)
+		return fbVector{}, v.fail(joinPath(path, name), "vector at %d: elements of %d bytes are misaligned", pos, elem)
 	}
-	if err := v.charge(path, 4+int(n)*elem); err != nil {
+	if err := v.charge(joinPath(path, name), 4+int(n)*elem); err != nil {
 		return fbVector{}, err
 	}
 	return fbVector{start: start, n: int(n), elem: elem}, nil
@@ -217,23 +225,23 @@ func (t fbTable) vector(slot, elem int, name string, required bool) (fbVector, e
 	if err != nil || !ok {
 		return fbVector{}, err
 	}
-	return t.v.vectorAt(pos, elem, t.path+"."+name)
+	return t.v.vectorAt(pos, elem, t.path, name)
 }
 
 // stringAt verifies the string whose length field is at pos: its bytes and the NUL after them.
-func (v *fbVerifier) stringAt(pos int, path string) ([]byte, error) {
+func (v *fbVerifier) stringAt(pos int, path, name string) ([]byte, error) {
 	if pos%4 != 0 || !v.within(pos, 4) {
-		return nil, v.fail(path, "string at %d is out of bounds or misaligned", pos)
+		return nil, v.fail(joinPath(path, name), "string at %d is out of bounds or misaligned", pos)
 	}
 	n := int64(v.u32(pos))
 	start := pos + 4
 	if n >= int64(len(v.buf)-start) {
-		return nil, v.fail(path, "string at %d claims %d bytes, past the end of the buffer (%d bytes)", pos, n, len(v.buf))
+		return nil, v.fail(joinPath(path, name), "string at %d claims %d bytes, past the end of the buffer (%d bytes)", pos, n, len(v.buf))
 	}
 	if v.buf[start+int(n)] != 0 {
-		return nil, v.fail(path, "string at %d is not NUL-terminated", pos)
+		return nil, v.fail(joinPath(path, name), "string at %d is not NUL-terminated", pos)
 	}
-	if err := v.charge(path, 4+int(n)+1); err != nil {
+	if err := v.charge(joinPath(path, name), 4+int(n)+1); err != nil {
 		return nil, err
 	}
 	return v.buf[start : start+int(n)], nil
@@ -245,12 +253,12 @@ func (t fbTable) str(slot int, name string, required bool) ([]byte, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	return t.v.stringAt(pos, t.path+"."+name)
+	return t.v.stringAt(pos, t.path, name)
 }
 
 // tableAt verifies element i of a vector of tables.
 func (v *fbVerifier) tableAt(vec fbVector, i int, path string) (fbTable, error) {
-	pos, err := v.uoffset(vec.start+4*i, path)
+	pos, err := v.uoffset(vec.start+4*i, path, "")
 	if err != nil {
 		return fbTable{}, err
 	}
@@ -259,11 +267,11 @@ func (v *fbVerifier) tableAt(vec fbVector, i int, path string) (fbTable, error) 
 
 // stringIn verifies element i of a vector of strings.
 func (v *fbVerifier) stringIn(vec fbVector, i int, path string) ([]byte, error) {
-	pos, err := v.uoffset(vec.start+4*i, path)
+	pos, err := v.uoffset(vec.start+4*i, path, "")
 	if err != nil {
 		return nil, err
 	}
-	return v.stringAt(pos, path)
+	return v.stringAt(pos, path, "")
 }
 
 // nested returns a verifier for the nested FlatBuffer held by a [ubyte] vector. The nested buffer

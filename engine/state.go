@@ -336,15 +336,15 @@ func verifyState(v *fbVerifier) error {
 
 func verifySpace(s fbTable) error {
 	for _, f := range []struct {
-		slot int
-		name string
-	}{{slotSpaceOps, "ops"}, {slotSpaceDiscard, "discard"}} {
+		slot       int
+		name, elem string
+	}{{slotSpaceOps, "ops", "state.space.ops[i]"}, {slotSpaceDiscard, "discard", "state.space.discard[i]"}} {
 		vec, err := s.vector(f.slot, 4, f.name, true)
 		if err != nil {
 			return err
 		}
 		for i := 0; i < vec.n; i++ {
-			if _, err := s.v.stringIn(vec, i, s.path+"."+f.name+"[i]"); err != nil {
+			if _, err := s.v.stringIn(vec, i, f.elem); err != nil {
 				return err
 			}
 		}
@@ -354,7 +354,7 @@ func verifySpace(s fbTable) error {
 		return err
 	}
 	for i := 0; i < cells.n; i++ {
-		c, err := s.v.tableAt(cells, i, s.path+".cells[i]")
+		c, err := s.v.tableAt(cells, i, "state.space.cells[i]")
 		if err != nil {
 			return err
 		}
