@@ -59,7 +59,7 @@ def _fork_error() -> ForkedProcessError:
     return ForkedProcessError(
         f"daas: libdaas was loaded in process {_pid} and this process ({os.getpid()}) is a child "
         "created by fork(); the Go runtime inside libdaas does not survive fork() and would hang. "
-        "Start worker processes with the 'spawn' start method "
+        "Start worker processes with the 'spawn' (or 'forkserver') start method "
         "(multiprocessing.get_context('spawn'), or multiprocessing_context='spawn' for a torch "
         "DataLoader), or use daas only in the parent."
     )

@@ -22,8 +22,9 @@ DeviceError               -7    RuntimeError        GPU path unavailable or fail
 DaasIOError               -8    RuntimeError        input/output failed inside the library
 ======================  ======  ==================  ==========================================
 
-A status this module does not know (a newer library) raises plain :class:`DaasError`, which is a
-``RuntimeError``.
+:class:`DaasError` itself derives from ``Exception`` only, so that ``except RuntimeError`` does not
+catch bad input. A status this module does not know (appended by a newer library) raises plain
+:class:`DaasError`.
 
 Two errors come from the Python side only: :class:`LibraryError` (libdaas cannot be found or has
 the wrong ABI version) and :class:`ForkedProcessError` (the library is used in a child created by
@@ -64,11 +65,11 @@ E_DEVICE = -7
 E_IO = -8
 
 
-class DaasError(RuntimeError):
+class DaasError(Exception):
     """A failure reported by libdaas: ``status`` is the ``daas_status`` and ``message`` its text.
 
-    It derives from ``RuntimeError`` so that an unknown status is still a sensible exception; the
-    subclasses that mean bad input also derive from ``ValueError``.
+    Catch it to catch every library failure; each subclass also derives from ``ValueError`` (bad
+    input) or ``RuntimeError`` (everything else).
     """
 
     status: int = E_INTERNAL
