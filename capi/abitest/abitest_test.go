@@ -1,0 +1,92 @@
+package abitest
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/daas-nas/daas/capi"
+	"github.com/daas-nas/daas/engine"
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if code == 0 {
+		if n := capi.LiveHandles(); n != 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: %d engine handles leaked (the registry must be empty)\n", n)
+			code = 1
+		}
+		if flag.Lookup("test.run").Value.String() == "" {
+			code = max(code, checkStatusCoverage())
+		}
+	}
+	os.Exit(code)
+}
+
+// checkStatusCoverage requires every status code the default build can produce to have been
+// returned to some test. DAAS_E_DEVICE (no GPU path in the default build) and DAAS_E_IO (no file
+// functions yet) cannot be produced honestly.
+func checkStatusCoverage() int {
+	code := 0
+	for st := int32(0); st >= -6; st-- {
+		if !Seen(st) {
+			fmt.Fprintf(os.Stderr, "FAIL: no test saw status %d\n", st)
+			code = 1
+		}
+	}
+	return code
+}
+
+func TestABI(t *testing.T) {
+	for i, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			if name == "Internal" {
+				WithBrokenHandle()
+			}
+			for _, f := range Run(i) {
+				t.Error(f)
+			}
+		})
+	}
+}
+
+// BenchmarkStepABI is daas_engine_step on the darts preset called from C; BenchmarkStepGo is the
+// same step called from Go. Their difference is the cost of the ABI.
+func BenchmarkStepABI(b *testing.B) {
+	if st := BenchStep(b.N); st != 0 {
+		b.Fatalf("step returned %d", st)
+	}
+}
+
+func BenchmarkStepGo(b *testing.B) {
+	cfg, err := engine.ParseConfig([]byte("{}"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := engine.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	nA, nE := e.Sizes()
+	op, edge := make([]float32, nA), make([]float32, nE)
+	seed := uint64(42)
+	fill := func(x []float32) {
+		for i := range x {
+			seed = seed*6364136223846793005 + 1442695040888963407
+			x[i] = 0.01 * (float32(seed>>40)/float32(1<<24)*2 - 1)
+		}
+	}
+	fill(op)
+	fill(edge)
+	if err := e.SetEpoch(10); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if err := e.Step(op, edge); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
