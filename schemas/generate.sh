@@ -55,7 +55,8 @@ mkdir -p "$out/include/daas"
 cp "$tmp/cpp/daas_generated.h" "$out/include/daas/daas_generated.h"
 
 # Checksums, paths relative to the repository root.
-(cd "$out" && sha256sum "$schema" engine/internal/statefb/*.go bindings/python/daas/_statefb/*.py \
-  include/daas/daas_generated.h) > "$tmp/sums"
+{ sha256sum "$schema"
+  (cd "$out" && sha256sum engine/internal/statefb/*.go bindings/python/daas/_statefb/*.py include/daas/daas_generated.h)
+} > "$tmp/sums"
 mkdir -p "$out/schemas"
 cp "$tmp/sums" "$out/schemas/daas.fbs.sha256"
