@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -475,4 +476,72 @@ func closeStep(t *testing.T, what string, a, b []float64) {
 			t.Fatalf("%s[%d]: graph %.17g, fast %.17g", what, i, a[i], b[i])
 		}
 	}
+}
+
+// TestGradientGraphConcurrentEngines builds and runs the graphs of independent engines from several
+// goroutines at once (engines are independent; gorgonia keeps package-level state): every engine must
+// still get the fast path's gradient. Run it under -race to check for data races.
+func TestGradientGraphConcurrentEngines(t *testing.T) {
+	const workers = 4
+	errs := make(chan error, workers)
+	engines, problems := make([]*Engine, workers), make([]*fdProblem, workers)
+	for w := range engines {
+		engines[w] = newGradientEngine(t, gradientSpaces[w%len(gradientSpaces)].space, "daas", "graph")
+		problems[w] = randomProblem(rand.New(rand.NewPCG(uint64(w), 1)), engines[w])
+	}
+	for w := 0; w < workers; w++ {
+		go func(w int) {
+			errs <- func() error {
+				e, pr := engines[w], problems[w]
+				for run := 0; run < 5; run++ {
+					pr.setPoint(e)
+					if err := e.graphGradients(pr.gA, pr.gW, pr.coef); err != nil {
+						return err
+					}
+					gA, gB := append([]float64(nil), e.dAlpha...), append([]float64(nil), e.dBeta...)
+					e.fastGradients(pr.gA, pr.gW, pr.coef)
+					for i := range gA {
+						if math.Abs(gA[i]-e.dAlpha[i]) > 1e-9*(1+math.Abs(gA[i])) {
+							return fmt.Errorf("worker %d run %d: dalpha[%d] %g vs fast %g", w, run, i, gA[i], e.dAlpha[i])
+						}
+					}
+					for i := range gB {
+						if math.Abs(gB[i]-e.dBeta[i]) > 1e-9*(1+math.Abs(gB[i])) {
+							return fmt.Errorf("worker %d run %d: dbeta[%d] %g vs fast %g", w, run, i, gB[i], e.dBeta[i])
+						}
+					}
+				}
+				return nil
+			}()
+		}(w)
+	}
+	for w := 0; w < workers; w++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestGradientGraphRecoversFromPanics feeds graphGradients a gradient longer than α (Step never does:
+// it checks lengths first), which makes the run panic: the call must return an ErrNumeric error
+// instead of panicking, drop the machine, and work again on the next correct call.
+func TestGradientGraphRecoversFromPanics(t *testing.T) {
+	e := newGradientEngine(t, `"darts"`, "daas", "graph")
+	pr := randomProblem(rand.New(rand.NewPCG(9, 9)), e)
+	pr.setPoint(e)
+	if err := e.graphGradients(pr.gA, pr.gW, pr.coef); err != nil {
+		t.Fatal(err)
+	}
+	long := append(append([]float32(nil), pr.gA...), 0)
+	err := e.graphGradients(long, pr.gW, pr.coef)
+	if !errors.Is(err, ErrNumeric) {
+		t.Fatalf("got %v, want an ErrNumeric error", err)
+	}
+	if e.graph != nil {
+		t.Error("the graph was kept after a panicked run")
+	}
+	gA, gB, _ := gradients(t, e, pr, true)
+	fA, fB, _ := gradients(t, e, pr, false)
+	closeTo(t, "dalpha after recovery", gA, fA, 1e-9)
+	closeTo(t, "dbeta after recovery", gB, fB, 1e-9)
 }

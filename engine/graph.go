@@ -61,17 +61,19 @@ type graphPath struct {
 
 // betaGroup is the learnable nodes that share one fan-in n.
 type betaGroup struct {
-	n     int
-	nodes []node // in layout order; row r of the group's tensors is nodes[r]
-	beta  []float64
-	shift []float64
-	grad  []float64 // G_W, gathered
+	n      int
+	nodes  []node // in layout order; row r of the group's tensors is nodes[r]
+	beta   []float64
+	shift  []float64
+	grad   []float64 // G_W, gathered
 	dBeta  []float64 // dβ, copied by the machine, [count][n]
 	dBetaV G.Value   // a tensor over dBeta
 }
 
-// graphBuildMu serializes graph construction: gorgonia keeps package-level counters and shared
-// constant nodes that it touches while adding nodes to any graph.
+// graphBuildMu serializes graph construction, a gorgonia fault worked around: building touches
+// package-level state without a lock (Rectify's encoding.NewGroup counter, the node collision
+// counters), a data race that -race reports when two engines build at once (TestGradientGraph-
+// ConcurrentEngines). Built graphs running at once showed no race.
 var graphBuildMu sync.Mutex
 
 // graphGradients writes dα and dβ (SPEC §4) into e.dAlpha and e.dBeta, and the op weights into e.opW,
@@ -81,6 +83,9 @@ func (e *Engine) graphGradients(gradOp, gradEdge []float32, coef Coefficients) (
 	defer func() {
 		if r := recover(); r != nil {
 			err = errorf(ErrNumeric, "gradient graph: gorgonia panicked: %v", r)
+		}
+		if err != nil {
+			e.graph = nil // a failed run may leave the machine mid-tape: rebuild on the next call
 		}
 	}()
 	if e.graph == nil {
