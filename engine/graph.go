@@ -38,7 +38,10 @@ import (
 //     shift-invariant, and the shift is an input, not a function of α or β, so gradients are unchanged).
 //   - Unnamed input nodes of one shape merge into one node: every input has its own name.
 //   - With BindDualValues gradients accumulate across runs: the machine is built without it and the
-//     gradient nodes that Grad returns are read instead, so nothing accumulates.
+//     gradient nodes that Grad returns are read instead, so nothing accumulates. They (and A) are read
+//     by Read nodes that copy during the run into our buffers: an intermediate node's value read after
+//     the run may already hold a later result, because the machine reuses memory (A read that way was
+//     garbage).
 //   - The library panics on some misuse: build and run recover and return an engine error.
 //
 // Kinks. The objective has no comparison ops: the sharpening, min(β, 1) and max(0, ·) are written
