@@ -5,16 +5,16 @@ import "math"
 // Engine is one architecture search: its configuration, α and β, the two Adam groups, the schedule
 // position and the per-epoch history. Create one with New or Load.
 type Engine struct {
-	cfg     Config
-	lay     layout
-	alpha   []float64 // [cell][edge][op]
-	beta    []float64 // [cell][edge]; 1.0 on nodes that keep every input
-	adamA   adamState
-	adamB   adamState // entries of constant β are never touched: their moments stay 0
-	epoch   int       // 1..cfg.Epochs
-	steps   int64     // successful Step calls in total
-	epSteps int64     // successful Step calls since the current epoch began
-	history []EpochRecord
+	cfg       Config
+	lay       layout
+	alpha     []float64 // [cell][edge][op]
+	beta      []float64 // [cell][edge]; 1.0 on nodes that keep every input
+	adamA     adamState
+	adamB     adamState // entries of constant β are never touched: their moments stay 0
+	epoch     int       // 1..cfg.Epochs
+	steps     int64     // successful Step calls in total
+	epSteps   int64     // successful Step calls since the current epoch began
+	history   []EpochRecord
 	coef      Coefficients // the loss coefficients at coefEpoch, cached for Step
 	coefEpoch int
 

@@ -18,6 +18,8 @@ var (
 	ErrVersionMismatch = errors.New("state version mismatch")
 	// ErrNumeric reports NaN or Inf in an input; the engine is left unchanged.
 	ErrNumeric = errors.New("numeric error")
+	// ErrInternal reports a fault inside daas or a library it uses (a recovered panic, for example).
+	ErrInternal = errors.New("internal error")
 )
 
 func errorf(kind error, format string, args ...any) error {

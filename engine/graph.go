@@ -80,12 +80,12 @@ type betaGroup struct {
 var graphBuildMu sync.Mutex
 
 // graphGradients writes dα and dβ (SPEC §4) into e.dAlpha and e.dBeta, and the op weights into e.opW,
-// by running the engine's gorgonia graph. On any failure it returns an ErrNumeric error and the
+// by running the engine's gorgonia graph. On any failure it returns an ErrInternal error and the
 // engine's parameters are untouched (the scratch buffers may hold partial results).
 func (e *Engine) graphGradients(gradOp, gradEdge []float32, coef Coefficients) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = errorf(ErrNumeric, "gradient graph: gorgonia panicked: %v", r)
+			err = errorf(ErrInternal, "gradient graph: gorgonia panicked: %v", r)
 		}
 		if err != nil {
 			e.graph = nil // a failed run may leave the machine mid-tape: rebuild on the next call
@@ -108,10 +108,10 @@ func (e *Engine) buildGraph() (gp *graphPath, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if be, ok := r.(graphBuildError); ok {
-				gp, err = nil, errorf(ErrNumeric, "gradient graph: building the objective: %v", be.err)
+				gp, err = nil, errorf(ErrInternal, "gradient graph: building the objective: %v", be.err)
 				return
 			}
-			gp, err = nil, errorf(ErrNumeric, "gradient graph: building panicked: %v", r)
+			gp, err = nil, errorf(ErrInternal, "gradient graph: building panicked: %v", r)
 		}
 	}()
 	b := &graphBuilder{g: G.NewGraph()}
@@ -187,7 +187,7 @@ func (e *Engine) buildGraph() (gp *graphPath, err error) {
 	}
 	grads, err := G.Grad(f, wrt...)
 	if err != nil {
-		return nil, errorf(ErrNumeric, "gradient graph: differentiating: %v", err)
+		return nil, errorf(ErrInternal, "gradient graph: differentiating: %v", err)
 	}
 	gp.opW = tensor.New(tensor.WithShape(nE, nOps), tensor.WithBacking(e.opW))
 	gp.dAlpha = tensor.New(tensor.WithShape(nE, nOps), tensor.WithBacking(e.dAlpha))
@@ -239,7 +239,7 @@ func (gp *graphPath) run(e *Engine, gradOp, gradEdge []float32, coef Coefficient
 
 	defer gp.vm.Reset()
 	if err := gp.vm.RunAll(); err != nil {
-		return errorf(ErrNumeric, "gradient graph: running: %v", err)
+		return errorf(ErrInternal, "gradient graph: running: %v", err)
 	}
 
 	// dα and A are in e.dAlpha and e.opW now; scatter dβ, 0 on constant entries.
