@@ -55,7 +55,7 @@ install: $(LIB)
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libdaas.so.$(ABI)
 	ln -sf libdaas.so.$(ABI) $(DESTDIR)$(PREFIX)/lib/libdaas.so
 	install -m 0644 include/daas.h $(DESTDIR)$(PREFIX)/include/daas.h
-	install -m 0644 $(BUILD)/daas.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/daas.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/^#define DAAS_VERSION_STRING "\(.*\)"/\1/p' include/daas.h)|' capi/daas.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/daas.pc
 
 ## venv: the pinned Python environment (outside the checkout).
 venv: $(VENV)/.complete

@@ -1,0 +1,67 @@
+/* bench.c - the cost of daas_engine_step on the darts preset through libdaas.so, from C.
+ * Compare with the same step called from Go: go test -run '^$' -bench Step ./capi/abitest/
+ * (BenchmarkStepGo). Built and run by `bash capi/ctest.sh bench`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "daas.h"
+
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+#define CHECKED(call)                                                                              \
+    do {                                                                                           \
+        daas_status st_ = (call);                                                                  \
+        if (st_ != DAAS_OK) {                                                                      \
+            fprintf(stderr, "%s: %s\n", #call, daas_last_error_message());                        \
+            return 1;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+int main(int argc, char **argv) {
+    long iters = argc > 1 ? atol(argv[1]) : 200000;
+    daas_engine *e = NULL;
+    CHECKED(daas_engine_create("{}", &e));
+    size_t na, ne;
+    CHECKED(daas_engine_sizes(e, &na, &ne));
+    float *op = malloc(na * sizeof(float)), *edge = malloc(ne * sizeof(float));
+    uint64_t seed = 42; /* the same gradients as BenchmarkStepGo */
+    for (size_t i = 0; i < na + ne; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        float x = 0.01f * ((float)(seed >> 40) / (float)(1 << 24) * 2.0f - 1.0f);
+        if (i < na) {
+            op[i] = x;
+        } else {
+            edge[i - na] = x;
+        }
+    }
+    CHECKED(daas_engine_set_epoch(e, 10));
+    for (long i = 0; i < iters / 10; i++) { /* warm up */
+        CHECKED(daas_engine_step(e, op, na, edge, ne));
+    }
+    double best_step = 1e18, best_call = 1e18;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now_ns();
+        for (long i = 0; i < iters; i++) {
+            CHECKED(daas_engine_step(e, op, na, edge, ne));
+        }
+        double t1 = now_ns();
+        int32_t ep;
+        for (long i = 0; i < iters; i++) {
+            CHECKED(daas_engine_epoch(e, &ep));
+        }
+        double t2 = now_ns();
+        if ((t1 - t0) / iters < best_step) best_step = (t1 - t0) / iters;
+        if ((t2 - t1) / iters < best_call) best_call = (t2 - t1) / iters;
+    }
+    printf("daas_engine_step (darts, via libdaas.so): %.0f ns/op (best of 5 x %ld)\n", best_step, iters);
+    printf("daas_engine_epoch (a trivial ABI call):   %.0f ns/op\n", best_call);
+    daas_engine_free(e);
+    free(op);
+    free(edge);
+    return 0;
+}
