@@ -82,11 +82,11 @@ def test_weights_metrics_and_gradients(space, method):
             d_alpha, d_beta = ref.gradients(alpha, beta, g_op, g_edge, lay, method, lam_c, lam_a, lam_b)
             eng.step(g_op, g_edge)
             want_alpha = _f64(alpha) - LR * d_alpha / (d_alpha.abs() + 1.0)
-            np.testing.assert_allclose(eng.alpha, want_alpha.numpy(), rtol=0, atol=2e-6, err_msg=f"alpha, step {step}")
+            np.testing.assert_allclose(eng.alpha, want_alpha.numpy(), rtol=0, atol=1e-6, err_msg=f"alpha, step {step}")
             beta_after = eng.beta
             if method == "daas":
                 want_beta = _f64(beta) - LR * d_beta / (d_beta.abs() + 1.0)
-                np.testing.assert_allclose(beta_after, want_beta.numpy(), rtol=0, atol=2e-6, err_msg=f"beta, step {step}")
+                np.testing.assert_allclose(beta_after, want_beta.numpy(), rtol=0, atol=1e-6, err_msg=f"beta, step {step}")
                 assert np.all(beta_after[const] == 1.0)  # constant entries are never updated
             else:
                 assert np.all(beta_after == 1.0)  # darts: β is constant
