@@ -226,6 +226,21 @@ def test_other_inputs_are_converted_once(rng):
         assert warned and set(warned) == {daas.CopyWarning}
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (the meta-device test covers the logic)")
+def test_step_and_weights_refuse_cuda_tensors(engine):
+    before = engine.save()
+    g_op, g_edge = torch.ones(196, device="cuda"), torch.ones(28, device="cuda")
+    with pytest.raises(ValueError, match=r"grad_op\.cpu\(\)"):
+        engine.step(g_op, g_edge)
+    with pytest.raises(ValueError, match=r"grad_edge\.cpu\(\)"):
+        engine.step(g_op.cpu(), g_edge)
+    with pytest.raises(ValueError, match="cuda"):
+        engine.weights(out=(torch.zeros(196, device="cuda"), torch.zeros(28, device="cuda")))
+    assert engine.save() == before
+    engine.step(g_op.cpu(), g_edge.cpu())  # the explicit copy works
+    assert engine.save() != before
+
+
 def test_step_refuses_device_tensors(engine):
     g = torch.zeros(196, device="meta")
     before = engine.save()
