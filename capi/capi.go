@@ -41,6 +41,10 @@ func daasgo_engine_create(config *C.char, out *C.uint64_t) (st C.int32_t) {
 	return C.DAAS_OK
 }
 
+// maxStateLen bounds the length daas_engine_load accepts (beyond it the length cannot describe a
+// real buffer: user-space addresses have 47 bits).
+const maxStateLen = 1 << 47
+
 //export daasgo_engine_load
 func daasgo_engine_load(data *C.uint8_t, n C.size_t, out *C.uint64_t) (st C.int32_t) {
 	defer recoverInto(&st)
@@ -49,6 +53,9 @@ func daasgo_engine_load(data *C.uint8_t, n C.size_t, out *C.uint64_t) (st C.int3
 	}
 	if out == nil {
 		return fail(errorf(engine.ErrInvalidArgument, "out is NULL"))
+	}
+	if uint64(n) > maxStateLen {
+		return fail(errorf(engine.ErrInvalidArgument, "len %d is larger than any state can be", uint64(n)))
 	}
 	// Copied: the engine may keep slices of what it loads, and the caller's buffer is only borrowed.
 	b := append([]byte(nil), unsafe.Slice((*byte)(data), int(n))...)

@@ -4,7 +4,7 @@
 package abitest
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include -std=gnu11 -O1 -Wall -Wextra
+#cgo CFLAGS: -I${SRCDIR}/../../include -std=gnu11 -O1 -Wall
 #cgo LDFLAGS: -lpthread -lm
 #include <stdlib.h>
 #include "harness.h"
@@ -52,3 +52,8 @@ func Seen(st int32) bool { return C.abitest_seen(C.daas_status(st)) != 0 }
 
 // BenchStep runs n steps of daas_engine_step on the darts preset through the public C functions.
 func BenchStep(n int) int32 { return int32(C.abitest_bench_step(C.long(n))) }
+
+// BenchOpen, BenchRun and BenchClose split BenchStep: one engine, n steps at a time.
+func BenchOpen() int32     { return int32(C.abitest_bench_open()) }
+func BenchRun(n int) int32 { return int32(C.abitest_bench_run(C.long(n))) }
+func BenchClose()          { C.abitest_bench_close() }

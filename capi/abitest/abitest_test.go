@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/daas-nas/daas/capi"
 	"github.com/daas-nas/daas/engine"
@@ -61,6 +62,48 @@ func BenchmarkStepABI(b *testing.B) {
 }
 
 func BenchmarkStepGo(b *testing.B) {
+	e, op, edge := goBenchEngine(b)
+	b.ResetTimer()
+	for b.Loop() {
+		if err := e.Step(op, edge); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStepOverhead alternates blocks of 1000 steps through the ABI and 1000 steps in Go on
+// two engines, so that machine noise hits both alike, and reports the difference per step.
+func BenchmarkStepOverhead(b *testing.B) {
+	e, op, edge := goBenchEngine(b)
+	if st := BenchOpen(); st != 0 {
+		b.Fatalf("open: %d", st)
+	}
+	defer BenchClose()
+	const block = 1000
+	var abi, native time.Duration
+	steps := 0
+	b.ResetTimer()
+	for steps < b.N {
+		t0 := time.Now()
+		if st := BenchRun(block); st != 0 {
+			b.Fatalf("step: %d", st)
+		}
+		t1 := time.Now()
+		for range block {
+			if err := e.Step(op, edge); err != nil {
+				b.Fatal(err)
+			}
+		}
+		abi += t1.Sub(t0)
+		native += time.Since(t1)
+		steps += block
+	}
+	b.ReportMetric(float64(abi.Nanoseconds())/float64(steps), "abi-ns/step")
+	b.ReportMetric(float64(native.Nanoseconds())/float64(steps), "go-ns/step")
+	b.ReportMetric(float64((abi-native).Nanoseconds())/float64(steps), "overhead-ns/step")
+}
+
+func goBenchEngine(b *testing.B) (*engine.Engine, []float32, []float32) {
 	cfg, err := engine.ParseConfig([]byte("{}"))
 	if err != nil {
 		b.Fatal(err)
@@ -83,10 +126,5 @@ func BenchmarkStepGo(b *testing.B) {
 	if err := e.SetEpoch(10); err != nil {
 		b.Fatal(err)
 	}
-	b.ResetTimer()
-	for b.Loop() {
-		if err := e.Step(op, edge); err != nil {
-			b.Fatal(err)
-		}
-	}
+	return e, op, edge
 }

@@ -36,6 +36,11 @@ extern uint64_t abitest_broken_handle;
 /* abitest_bench_step runs n steps of daas_engine_step on the darts preset; returns a status. */
 daas_status abitest_bench_step(long n);
 
+/* The same, in pieces: open an engine (epoch 10) and its gradients, run n steps on it, close. */
+daas_status abitest_bench_open(void);
+daas_status abitest_bench_run(long n);
+void abitest_bench_close(void);
+
 void t_fail(t_ctx *t, const char *file, int line, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 4, 5)))

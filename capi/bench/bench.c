@@ -1,6 +1,7 @@
 /* bench.c - the cost of daas_engine_step on the darts preset through libdaas.so, from C.
  * Compare with the same step called from Go: go test -run '^$' -bench Step ./capi/abitest/
  * (BenchmarkStepGo). Built and run by `bash capi/ctest.sh bench`. */
+#define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
