@@ -76,12 +76,12 @@ def abi_version() -> int:
 
 def version_string() -> str:
     """The loaded library's ``daas_version_string()``."""
-    return _library.get().daas_version_string().decode("utf-8", "replace")
+    return str(_library.get().daas_version_string().decode("utf-8", "replace"))
 
 
 def status_string(status: int) -> str:
     """The library's name for a ``daas_status`` value (``daas_status_string``)."""
-    return _library.get().daas_status_string(int(status)).decode("utf-8", "replace")
+    return str(_library.get().daas_status_string(int(status)).decode("utf-8", "replace"))
 
 
 def library_path() -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 from ctypes import POINTER, c_char_p, c_int32, c_size_t, c_uint8, c_uint32, c_float
+from typing import Any
 
 from .errors import error_from_status
 
@@ -47,12 +48,12 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         raw = lib.daas_last_error_message()
         return raw.decode("utf-8", "replace") if raw else ""
 
-    def check_status(result, func, args):
+    def check_status(result: int, func: Any, args: Any) -> int:
         if result != 0:
             raise error_from_status(result, last_error() or f"{func.__name__} failed with status {result}")
         return result
 
-    def status_fn(name: str, *argtypes) -> None:
+    def status_fn(name: str, *argtypes: Any) -> None:
         fn = getattr(lib, name)
         fn.argtypes = list(argtypes)
         fn.restype = daas_status

@@ -270,7 +270,7 @@ class Engine:
             lib, h = self._open()
             lib.daas_engine_metrics(h, ctypes.byref(b))
             text = _raw.take_bytes(lib, b)
-        return json.loads(text)
+        return dict(json.loads(text))
 
     @property
     def epoch(self) -> int:
@@ -289,7 +289,7 @@ class Engine:
             lib, h = self._open()
             lib.daas_engine_config(h, ctypes.byref(b))
             text = _raw.take_bytes(lib, b)
-        return json.loads(text)
+        return dict(json.loads(text))
 
     def discretize(self) -> Genotype:
         """The genotype of the current α and β (SPEC §5)."""
@@ -366,7 +366,7 @@ class Engine:
 
     # -- Python protocol ---------------------------------------------------------------------
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, Tuple[bytes]]:
         # Pickling (and multiprocessing with 'spawn') goes through the saved state.
         return (Engine.load, (self.save(),))
 

@@ -33,7 +33,7 @@ the wrong ABI version) and :class:`ForkedProcessError` (the library is used in a
 
 from __future__ import annotations
 
-from typing import Dict, Type
+from typing import Any, Dict, Tuple, Type
 
 __all__ = [
     "DaasError",
@@ -82,7 +82,7 @@ class DaasError(Exception):
     def __str__(self) -> str:
         return self.message or f"daas: status {self.status}"
 
-    def __reduce__(self):  # picklable across processes despite the two-argument constructor
+    def __reduce__(self) -> Tuple[Any, Tuple[int, str]]:  # picklable across processes despite the two-argument constructor
         return (type(self), (self.status, self.message))
 
 

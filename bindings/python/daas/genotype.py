@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union, cast
 
 __all__ = ["Genotype"]
 
@@ -40,20 +40,20 @@ class Genotype(Mapping[str, Any]):
 
     def to_json(self) -> str:
         """The genotype's JSON text, exactly as the engine wrote it."""
-        return self._json
+        return cast(str, self._json)
 
     def to_dict(self) -> Dict[str, Any]:
         """A deep copy of the parsed JSON."""
-        return json.loads(self._json)
+        return cast(Dict[str, Any], json.loads(self._json))
 
     @property
     def method(self) -> str:
-        return self._data.get("method", "")
+        return str(self._data.get("method", ""))
 
     @property
     def cells(self) -> List[Dict[str, Any]]:
         """One entry per cell type: ``name``, ``concat`` and ``nodes`` (kept inputs, strongest first)."""
-        return self._data["cells"]
+        return cast(List[Dict[str, Any]], self._data["cells"])
 
     @property
     def darts(self) -> Optional[str]:
@@ -92,9 +92,9 @@ class Genotype(Mapping[str, Any]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Genotype):
-            return self._data == other._data
+            return bool(self._data == other._data)
         if isinstance(other, Mapping):
-            return self._data == dict(other)
+            return bool(self._data == dict(other))
         return NotImplemented
 
     def __hash__(self) -> int:
@@ -104,5 +104,5 @@ class Genotype(Mapping[str, Any]):
         shown = self.darts or self.nb201 or self._json
         return f"<daas.Genotype {self.method}: {shown}>"
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, Tuple[str]]:
         return (Genotype, (self._json,))
