@@ -107,8 +107,19 @@ func putStrings(b *flatbuffers.Builder, ss []string) flatbuffers.UOffsetT {
 }
 
 func (e *Engine) saveBody() []byte {
-	n := len(e.alpha)
-	b := flatbuffers.NewBuilder(2048 + 8*(3*n+3*len(e.beta)) + 1024*len(e.history))
+	cfgJSON := e.canonicalConfigJSON()
+	// Room for everything, so that the builder never grows (tables and vtables are small).
+	hint := 1024 + len(cfgJSON) + 8*3*(len(e.alpha)+len(e.beta))
+	for _, op := range e.cfg.Space.Ops {
+		hint += 16 + len(op)
+	}
+	for _, c := range e.cfg.Space.Cells {
+		hint += 64 + len(c.Name) + 4*len(c.Keep)
+	}
+	for _, r := range e.history {
+		hint += 256 + len(r.Genotype)
+	}
+	b := flatbuffers.NewBuilder(hint)
 
 	hist := make([]flatbuffers.UOffsetT, len(e.history))
 	for i, r := range e.history {
@@ -121,7 +132,7 @@ func (e *Engine) saveBody() []byte {
 	alpha := putF64s(b, e.alpha)
 	method := b.CreateString(string(e.cfg.Method))
 	space := putSpace(b, &e.cfg.Space)
-	cfg := b.CreateByteString(e.canonicalConfigJSON())
+	cfg := b.CreateByteString(cfgJSON)
 
 	statefb.StateStart(b)
 	statefb.StateAddConfigJson(b, cfg)
@@ -599,8 +610,10 @@ func decodeHistory(st *statefb.State, cfg *Config, epoch int, steps, epSteps int
 			return nil, corrupt("state.history[%d].metrics: coefficients differ from the schedule's at epoch %d", i, r.Epoch)
 		}
 		geno := rec.GenotypeJson()
-		if err := checkGenotypeJSON(geno, cfg); err != nil {
-			return nil, corrupt("state.history[%d].genotype_json: %v", i, err)
+		if i == 0 || string(geno) != out[i-1].Genotype { // the genotype often stays the same
+			if err := checkGenotypeJSON(geno, cfg); err != nil {
+				return nil, corrupt("state.history[%d].genotype_json: %v", i, err)
+			}
 		}
 		r.Genotype = string(geno)
 	}
