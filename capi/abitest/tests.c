@@ -392,6 +392,29 @@ static void test_configs(t_ctx *t) {
     }
 }
 
+/* A message longer than the buffer is cut to 1023 bytes at a UTF-8 character boundary. */
+static void test_long_message(t_ctx *t) {
+    size_t n = 700; /* 700 two-byte characters in an unknown key: the message is over 1400 bytes */
+    char *config = malloc(2 * n + 16);
+    char *p = config;
+    p += sprintf(p, "{\"x"); /* puts byte 1023 inside a character */
+    for (size_t i = 0; i < n; i++) {
+        *p++ = (char)0xC3; /* U+00E9 */
+        *p++ = (char)0xA9;
+    }
+    sprintf(p, "\": 1}");
+    FAILS(t, daas_engine_create(config, &(daas_engine *){NULL}), DAAS_E_INVALID_CONFIG, "unknown key");
+    const char *msg = daas_last_error_message();
+    size_t len = strlen(msg);
+    CHECK(t, len == 1022, "message of %zu bytes, want 1022 (1023 would split a character)", len);
+    /* ends on a whole character: the last byte is ASCII or the second byte of U+00E9 */
+    CHECK(t, len > 0 && ((unsigned char)msg[len - 1] < 0x80 || ((unsigned char)msg[len - 1] == 0xA9 &&
+                                                                 (unsigned char)msg[len - 2] == 0xC3)),
+          "message cut inside a character: last bytes %02x %02x", (unsigned char)msg[len - 2],
+          (unsigned char)msg[len - 1]);
+    free(config);
+}
+
 /* Every export recovers a panic inside the library into DAAS_E_INTERNAL. */
 static void test_internal(t_ctx *t) {
     daas_engine *broken = (daas_engine *)(uintptr_t)abitest_broken_handle;
@@ -479,6 +502,7 @@ const t_case abitest_cases[] = {
     {"Epochs", test_epochs},
     {"Configs", test_configs},
     {"Internal", test_internal},
+    {"LongMessage", test_long_message},
     {"WeightsAndGenotype", test_weights_and_genotype},
     {"SaveLoadContinuation", test_save_load},
     {"CorruptStates", test_corrupt_states},
