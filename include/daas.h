@@ -156,7 +156,8 @@ daas_status daas_engine_create(const char *config_json, daas_engine **out);
  * continues bit-identically: the same calls give the same results and the same saved bytes.
  *   data, len    the state bytes (borrowed; untrusted input is fine).
  *   out          receives the new engine; set to NULL on failure.
- * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT if a pointer is NULL; DAAS_E_CORRUPT_STATE if the bytes
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT if a pointer is NULL (also with len 0) or len exceeds
+ * 2^47; DAAS_E_CORRUPT_STATE if the bytes
  * are not a daas state or fail their checksum (truncated, altered, random); DAAS_E_VERSION_MISMATCH
  * for a state of a schema version this library does not know.
  * Ownership: the caller owns *out and releases it with daas_engine_free. Since 0.1.0. */
