@@ -310,7 +310,9 @@ func TestSchemaPythonReaderAcceptsStates(t *testing.T) {
 	}
 	paths, want := foreignReaderStates(t, dir)
 	args := append([]string{script, filepath.Join(repoRoot, "bindings/python/daas/_statefb")}, paths...)
-	out, err := exec.Command(py, args...).CombinedOutput()
+	cmd := exec.Command(py, args...)
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1") // nothing written into the source tree
+	out, err := cmd.CombinedOutput()
 	if err != nil || string(out) != want {
 		t.Fatalf("Python reader: %v\n%s\nwant\n%s", err, out, want)
 	}
