@@ -184,18 +184,14 @@ func (c *Config) JSON() []byte {
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // strictUnmarshal decodes data into v like json.Unmarshal, but refuses keys that v's struct tags do
-// not name exactly (encoding/json alone ignores unknown keys and matches names case-insensitively)
-// and trailing data. Errors name the key by its path.
+// not name exactly (encoding/json alone ignores unknown keys and matches names case-insensitively).
+// Errors name the key by its path.
 func strictUnmarshal(data []byte, v any) error {
 	if err := checkKeys(data, reflect.TypeOf(v).Elem(), ""); err != nil {
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(v); err != nil {
+	if err := json.Unmarshal(data, v); err != nil {
 		return describeJSONError(err)
-	}
-	if dec.More() {
-		return fmt.Errorf("trailing data after the JSON value")
 	}
 	return nil
 }

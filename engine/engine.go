@@ -114,10 +114,7 @@ func (e *Engine) Weights(opOut, edgeOut []float32) error {
 	if len(edgeOut) != len(e.beta) {
 		return errorf(ErrInvalidArgument, "edge weights: buffer length %d, want %d", len(edgeOut), len(e.beta))
 	}
-	e.relaxOps(e.alpha, e.opW)
-	for i, v := range e.opW {
-		opOut[i] = float32(v)
-	}
+	e.relaxOps32(e.alpha, opOut)
 	e.edgeWeights(e.beta, edgeOut)
 	return nil
 }

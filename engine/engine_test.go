@@ -261,3 +261,32 @@ func TestSearchBecomesDiscrete(t *testing.T) {
 		}
 	}
 }
+
+// TestReadOnlyCallsShareAnEngine runs every read-only method at once on one engine; under -race
+// (make test runs the engine tests with it) any write to shared state is reported.
+func TestReadOnlyCallsShareAnEngine(t *testing.T) {
+	e := mustEngine(t, `{"space": "darts-none"}`)
+	nA, nE := e.Sizes()
+	done := make(chan error)
+	for g := 0; g < 6; g++ {
+		go func() {
+			A, W := make([]float32, nA), make([]float32, nE)
+			var err error
+			for i := 0; i < 20 && err == nil; i++ {
+				err = e.Weights(A, W)
+				if err == nil {
+					err = e.Alpha(A)
+				}
+				_ = e.Metrics()
+				_ = e.Discretize()
+				_ = e.History()
+			}
+			done <- err
+		}()
+	}
+	for g := 0; g < 6; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -46,6 +46,25 @@ func softmaxRow(z, p []float64) {
 	}
 }
 
+// relaxOps32 writes the op weights as float32, touching no engine state (read-only callers may run
+// concurrently).
+func (e *Engine) relaxOps32(alpha []float64, out []float32) {
+	nOps := e.lay.nOps
+	var zbuf, pbuf [64]float64
+	z, p := zbuf[:], pbuf[:]
+	if nOps > len(zbuf) {
+		z, p = make([]float64, nOps), make([]float64, nOps)
+	}
+	z, p = z[:nOps], p[:nOps]
+	for off := 0; off < len(alpha); off += nOps {
+		e.logits(alpha[off:off+nOps], z, nil)
+		softmaxRow(z, p)
+		for i, v := range p {
+			out[off+i] = float32(v)
+		}
+	}
+}
+
 // relaxOps writes the op weights A = softmax(g(α_e)) per edge (plain softmax(α_e) for DARTS).
 func (e *Engine) relaxOps(alpha, out []float64) {
 	nOps := e.lay.nOps
