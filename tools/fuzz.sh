@@ -7,8 +7,13 @@
 # exits non-zero. Commit such a file together with the fix: `go test ./engine` then replays it
 # forever as a regression seed. The corpus the fuzzer grows while it explores stays in Go's cache
 # ($(go env GOCACHE)/fuzz) and is reused by the next run.
+#
+# Each new interesting input is minimized for at most FUZZMINIMIZETIME (default 1s, not Go's 60s):
+# the state seeds are kilobytes long, and minimizing them for a minute at a time left the state
+# targets almost no time to fuzz.
 set -euo pipefail
 duration=${1:-60s}
+minimize=${FUZZMINIMIZETIME:-1s}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 targets=$(go test -list '^Fuzz' ./engine | grep '^Fuzz' || true)
@@ -17,7 +22,7 @@ before=$(git status --porcelain --untracked-files=all -- engine/testdata/fuzz 2>
 failed=()
 for target in $targets; do
   echo "== $target ($duration)"
-  if ! go test ./engine -run '^$' -fuzz "^${target}\$" -fuzztime "$duration"; then
+  if ! go test ./engine -run '^$' -fuzz "^${target}\$" -fuzztime "$duration" -fuzzminimizetime "$minimize"; then
     failed+=("$target")
   fi
 done
