@@ -570,3 +570,21 @@ func BenchmarkStateLoad(b *testing.B) {
 		}
 	}
 }
+
+func TestStateNegativeZeroSurvives(t *testing.T) {
+	// FlatBuffers builders drop a scalar equal to its default by value, which would turn -0.0 into
+	// +0.0; Save compares bits instead.
+	e := stEngine(t, stConfigs[2].json)
+	g := stGrads{state: 2}
+	stRun(t, e, &g, 1, 2, 1)
+	e.history[0].Metrics.DiscLoss = math.Copysign(0, -1)
+	e.history[0].Metrics.EdgeEntropy = 0
+	loaded, err := Load(e.Save())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := loaded.history[0].Metrics
+	if math.Float64bits(m.DiscLoss) != 1<<63 || math.Float64bits(m.EdgeEntropy) != 0 {
+		t.Fatalf("disc_loss %v (bits %x), edge_entropy %v", m.DiscLoss, math.Float64bits(m.DiscLoss), m.EdgeEntropy)
+	}
+}
