@@ -4,7 +4,8 @@
   primitives; :func:`~daas.torch.ops.register_op` adds your own).
 - :mod:`daas.torch.model`: :class:`MixedOp`, :class:`SearchCell` (any space the engine accepts) and the
   supernet :class:`Network`, driven by the engine's flat op and edge weights.
-- :mod:`daas.torch.search`: :func:`search`, the loop, and ``python -m daas.torch.search`` (``make search``).
+- :mod:`daas.torch.search`: the loop (``from daas.torch.search import search``) and
+  ``python -m daas.torch.search`` (``make search``).
 - :mod:`daas.torch.evaluate`: the discretization gap (supernet vs. discretized network accuracy).
 - :mod:`daas.torch.data`, :mod:`daas.torch.plots`: digits / .npz data, PNG plots.
 """
@@ -13,16 +14,18 @@ from .model import CellSpec, MixedOp, Network, SearchCell, SpaceSpec, default_la
 from .ops import OPS, UnknownOpError, build_op, register_op
 
 __all__ = ["CellSpec", "MixedOp", "Network", "SearchCell", "SpaceSpec", "default_layout", "OPS", "UnknownOpError",
-           "build_op", "register_op", "search", "scaled_config", "discretized_network_accuracy", "discrete_weights"]
+           "build_op", "register_op", "scaled_config", "discretization_gap", "discretized_network_accuracy",
+           "discrete_weights"]
 
 
 def __getattr__(name: str):
     # The loop and the evaluation are imported on first use (they pull in the engine bindings).
-    if name in ("search", "scaled_config"):
-        from . import search as _search
+    # (``search`` itself is the submodule; the loop function is daas.torch.search.search.)
+    if name == "scaled_config":
+        from .search import scaled_config
 
-        return getattr(_search, name)
-    if name in ("discretized_network_accuracy", "discrete_weights"):
+        return scaled_config
+    if name in ("discretization_gap", "discretized_network_accuracy", "discrete_weights"):
         from . import evaluate as _evaluate
 
         return getattr(_evaluate, name)

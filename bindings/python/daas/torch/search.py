@@ -78,7 +78,7 @@ def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epoch
            device: Optional[torch.device] = None, lr: float = 0.025, lr_min: float = 0.001, momentum: float = 0.9,
            weight_decay: float = 3e-4, grad_clip: float = 5.0,
            checkpoint: Optional[Callable[[int, "SearchResult", torch.optim.Optimizer], None]] = None,
-           progress: bool = True, desc: str = "search") -> SearchResult:
+           progress: bool = True, desc: str = "search", position: int = 0) -> SearchResult:
     """Runs ``epochs`` epochs of first-order search of ``model``'s architecture with ``engine``.
 
     ``train`` and ``val`` are re-iterable sources of ``(x, y)`` batches (a :class:`~daas.torch.data.Batches`
@@ -103,7 +103,8 @@ def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epoch
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs * steps_per_epoch, desc=desc, unit="step", dynamic_ncols=True, file=sys.stderr)
+        bar = tqdm(total=epochs * steps_per_epoch, desc=desc, unit="step", dynamic_ncols=True, file=sys.stderr,
+                   position=position, leave=True)
     on_cuda = device.type == "cuda"
     for epoch in range(1, epochs + 1):
         engine.set_epoch(epoch)
@@ -263,8 +264,22 @@ def _space_arg(text: str) -> Any:
     return text
 
 
+def _batches(data: Dataset, args: argparse.Namespace) -> Tuple[Batches, Batches]:
+    return (Batches(data.train, args.batch_size, seed=args.seed + 1),
+            Batches(data.val, args.batch_size, seed=args.seed + 2))
+
+
+def plan(method: str, data: Dataset, args: argparse.Namespace) -> Tuple[Dict[str, Any], List[str], int]:
+    """The engine config of one method's run, the lines explaining it, and the steps per epoch."""
+    train, val = _batches(data, args)
+    steps = min(len(train), len(val))
+    config, notes = scaled_config(method, args.epochs, steps, space=_space_arg(args.space), seed=args.seed,
+                                  travel=args.travel, arch_lr=args.arch_lr, lambda_c=args.lambda_c, delay=args.delay)
+    return config, notes, steps
+
+
 def run_search(method: str, data: Dataset, args: argparse.Namespace, device: torch.device,
-               log: Callable[[str], None] = print) -> Dict[str, Any]:
+               log: Callable[[str], None] = print, position: int = 0) -> Dict[str, Any]:
     """One search of ``method`` on ``data`` with the CLI's settings; writes its run folder and returns
     its report."""
     import daas
@@ -275,12 +290,8 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
-    train = Batches(data.train, args.batch_size, seed=args.seed + 1)
-    val = Batches(data.val, args.batch_size, seed=args.seed + 2)
-    steps = min(len(train), len(val))
-    config, notes = scaled_config(method, args.epochs, steps, space=_space_arg(args.space), seed=args.seed,
-                                  travel=args.travel, arch_lr=args.arch_lr, lambda_c=args.lambda_c, delay=args.delay)
-    log(f"[{name}] " + "; ".join(notes))
+    train, val = _batches(data, args)
+    config, notes, steps = plan(method, data, args)
     with daas.Engine(config) as eng:
         model = Network(eng.config, C=args.C, layers=args.layers, num_classes=data.num_classes,
                         in_channels=data.in_channels).to(device)
@@ -298,7 +309,7 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
                                 "num_classes": data.num_classes, "in_channels": data.in_channels}, model_path)
 
         result = search(eng, model, train, val, epochs=args.epochs, device=device, lr=args.lr,
-                        checkpoint=checkpoint, progress=not args.no_progress, desc=name)
+                        checkpoint=checkpoint, progress=not args.no_progress, desc=name, position=position)
         genotype = genotype_dict(eng.discretize())
         metrics = eng.metrics()
         eval_train = Batches(data.train, args.batch_size, shuffle=False, drop_last=False, device=device)
@@ -395,8 +406,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1,
                    help="PyTorch CPU threads (0: PyTorch's default). A supernet this small gains nothing from "
                         "intra-op threads, and several threads slow down badly on shared cores")
+    p.add_argument("--jobs", type=int, default=0,
+                   help="methods run at once in separate (spawned) processes; 0: one per CPU core on CPU, 1 on a GPU")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
+
+
+def _child(method: str, args: argparse.Namespace, position: int) -> Dict[str, Any]:
+    """One method's run in a worker process (started with ``spawn``: libdaas must not be forked)."""
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    return run_search(method, _load_data(args), args, _device(args.device), position=position)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -410,16 +430,37 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     device = _device(args.device)
+    jobs = args.jobs
+    if jobs <= 0:  # auto: the methods side by side on CPU cores, one after the other on a GPU
+        jobs = 1 if device.type == "cuda" else min(len(methods), max(1, (os.cpu_count() or 1) // max(args.threads, 1)))
+    jobs = max(1, min(jobs, len(methods)))
     start = time.perf_counter()
     data = _load_data(args)
-    print(f"daas.torch.search: device {_device_words(device)}")
+    print(f"daas.torch.search: device {_device_words(device)}"
+          + (f"; {jobs} methods side by side in separate processes" if jobs > 1 else ""))
     print(f"data {data.describe()}")
-    reports = [run_search(m, data, args, device) for m in methods]
+    for m in methods:
+        _, notes, _ = plan(m, data, args)
+        print(f"{m}: " + "\n  ".join([""] + notes))
+    sys.stdout.flush()
+    if jobs == 1:
+        reports = [run_search(m, data, args, device) for m in methods]
+    else:
+        import multiprocessing
+
+        from tqdm.auto import tqdm
+
+        # The workers share the parent's tqdm lock, so the bars do not overwrite each other and no
+        # worker leaves its own semaphore behind.
+        ctx = multiprocessing.get_context("spawn")
+        lock = ctx.RLock()
+        with ctx.Pool(jobs, initializer=tqdm.set_lock, initargs=(lock,)) as pool:
+            reports = pool.starmap(_child, [(m, args, k) for k, m in enumerate(methods)])
     print()
     print(summary_table(reports))
     print(f"\ntotal {time.perf_counter() - start:.0f} s; runs in {os.path.abspath(args.out)}")
     summary = {r["method"]: {k: r[k] for k in ("supernet_accuracy", "discretized_accuracy", "accuracy_drop",
-                                                "discreteness", "wall_seconds")} for r in reports}
+                                                "discreteness", "weakest_edge", "wall_seconds")} for r in reports}
     _atomic_write(os.path.join(args.out, f"{args.name or data.name}-summary.json"),
                   (json.dumps(summary, indent=2) + "\n").encode())
     return 0
