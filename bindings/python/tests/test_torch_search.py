@@ -118,7 +118,8 @@ def test_cli_two_epoch_search_on_digits_writes_every_file(tmp_path: Path, capsys
     assert reports[0]["genotype"]["darts"].startswith("Genotype(normal=[")
     assert reports[0]["config"]["loss"]["lambda_c"]["scale"] == 0.3
     text = capsys.readouterr().out
-    assert "device cpu" in text and "lr x steps" in text
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    assert f"device {device}" in text and reports[0]["device"].startswith(device) and "lr x steps" in text
     header = next(line for line in text.splitlines() if "daas" in line and "darts" in line and "%" not in line)
     assert header.split() == ["daas", "darts"]
     assert "discretized accuracy" in text and "accuracy drop" in text
@@ -165,3 +166,17 @@ def test_discretized_weights_follow_the_engines_genotype() -> None:
         op_w, edge_w = discrete_weights(eng.config, g)
     assert edge_w.sum() == 16  # 2 cells x 4 nodes x keep 2
     assert op_w.sum() == 16
+
+
+def test_cli_help_documents_user_data(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        search_mod.main(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for needle in ("--data", "x_test", "[N,C,H,W]", "--epochs", "docs/SEARCH.md"):
+        assert needle in text, needle
+
+
+def test_cli_refuses_an_unknown_method() -> None:
+    with pytest.raises(SystemExit, match="unknown method 'enas'"):
+        search_mod.main(["--methods", "daas,enas", "--epochs", "1"])

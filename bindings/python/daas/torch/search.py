@@ -376,36 +376,36 @@ def build_parser() -> argparse.ArgumentParser:
         description="DAAS architecture search with a PyTorch supernet, then the DARTS baseline, on scikit-learn's "
                     "digits or your own data; reports the discretization gap of each.",
         epilog="Your own data: --data file.npz with arrays x ([N,C,H,W] or [N,H,W], any real dtype) and y ([N], "
-               "integer labels 0..K-1); optional x_test/y_test give the test split, otherwise 20%% of x is held out "
-               "(40%% train, 40%% validation; --train-size/--val-size set counts). Inputs are standardized per "
+               "integer labels 0..K-1); optional x_test/y_test give the test split, otherwise 20% of x is held out "
+               "(40% train, 40% validation; --train-size/--val-size set counts). Inputs are standardized per "
                "channel. Outputs: OUT/NAME-METHOD/{state.daas, supernet.pt, genotype.json, report.json, "
                "history.json, *.png}. See docs/SEARCH.md.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--epochs", type=int, default=30, help="search epochs per method")
-    p.add_argument("--out", default="runs", help="output folder")
-    p.add_argument("--methods", default="daas,darts", help="comma-separated methods to run, in order")
+)
+    p.add_argument("--epochs", type=int, default=30, help="search epochs per method (default: %(default)s)")
+    p.add_argument("--out", default="runs", help="output folder (default: %(default)s)")
+    p.add_argument("--methods", default="daas,darts", help="comma-separated methods to run, in order (default: %(default)s)")
     p.add_argument("--data", default=None, help="an .npz with x and y (see below); default: scikit-learn's digits")
     p.add_argument("--name", default=None, help="run-name prefix (default: the data set's name)")
     p.add_argument("--train-size", type=int, default=None, help="training examples (digits: 700)")
     p.add_argument("--val-size", type=int, default=None, help="validation examples (digits: 700)")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation/test split")
-    p.add_argument("--seed", type=int, default=0, help="seed of PyTorch and of the engine")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation/test split (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of PyTorch and of the engine (default: %(default)s)")
     p.add_argument("--space", default="darts",
-                   help="preset (darts, darts-none, nb201), a JSON space object, or a file holding one")
-    p.add_argument("--C", type=int, default=4, help="channels of the first cells")
-    p.add_argument("--layers", type=int, default=3, help="cells in the supernet")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=0.025, help="weight learning rate (SGD, cosine to 0.001)")
+                   help="preset (darts, darts-none, nb201), a JSON space object, or a file holding one (default: %(default)s)")
+    p.add_argument("--C", type=int, default=4, help="channels of the first cells (default: %(default)s)")
+    p.add_argument("--layers", type=int, default=3, help="cells in the supernet (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=0.025, help="weight learning rate (SGD, cosine to 0.001; default: %(default)s)")
     p.add_argument("--arch-lr", type=float, default=None,
                    help="architecture learning rate; default TRAVEL / total steps (SPEC §9)")
-    p.add_argument("--travel", type=float, default=6.0, help="target arch lr x total steps when --arch-lr is unset")
-    p.add_argument("--lambda-c", type=float, default=0.3, help="final value of the linear lambda_c schedule")
+    p.add_argument("--travel", type=float, default=6.0, help="target arch lr x total steps when --arch-lr is unset (default: %(default)s)")
+    p.add_argument("--lambda-c", type=float, default=0.3, help="final value of the linear lambda_c schedule (default: %(default)s)")
     p.add_argument("--delay", type=int, default=None,
                    help="alpha_start_epoch and lambda_alpha delay; default max(1, round(8/50 x epochs))")
-    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N] (default: %(default)s)")
     p.add_argument("--threads", type=int, default=1,
                    help="PyTorch CPU threads (0: PyTorch's default). A supernet this small gains nothing from "
-                        "intra-op threads, and several threads slow down badly on shared cores")
+                        "intra-op threads, and several threads slow down badly on shared cores (default: %(default)s)")
     p.add_argument("--jobs", type=int, default=0,
                    help="methods run at once in separate (spawned) processes; 0: one per CPU core on CPU, 1 on a GPU")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
