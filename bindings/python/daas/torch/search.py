@@ -278,8 +278,16 @@ def plan(method: str, data: Dataset, args: argparse.Namespace) -> Tuple[Dict[str
     return config, notes, steps
 
 
+def _log(message: str) -> None:
+    """Prints a line without tearing the progress bars (other processes' bars share the lock)."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(message, file=sys.stdout)
+    sys.stdout.flush()
+
+
 def run_search(method: str, data: Dataset, args: argparse.Namespace, device: torch.device,
-               log: Callable[[str], None] = print, position: int = 0) -> Dict[str, Any]:
+               log: Callable[[str], None] = _log, position: int = 0) -> Dict[str, Any]:
     """One search of ``method`` on ``data`` with the CLI's settings; writes its run folder and returns
     its report."""
     import daas
