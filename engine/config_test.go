@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -128,5 +129,33 @@ func TestParseConfigErrors(t *testing.T) {
 		if !strings.Contains(err.Error(), c.mention) {
 			t.Errorf("%s: message %q does not mention %q", c.in, err, c.mention)
 		}
+	}
+}
+
+// TestHugeSpaceRefusedBeforeAllocating: sizes are bounded before keep lists are built.
+func TestHugeSpaceRefusedBeforeAllocating(t *testing.T) {
+	in := []byte(`{"space": {"ops": ["a"], "cells": [{"name": "n", "inputs": 2, "nodes": 1000000000, "keep": 1}]}}`)
+	var err error
+	allocs := testing.AllocsPerRun(3, func() { _, err = ParseConfig(in) })
+	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "space.cells[0]") {
+		t.Fatalf("error %v", err)
+	}
+	many := `{"space": {"ops": ["a","b","c","d","e","f","g","h"], "cells": [`
+	for i := 0; i < 300; i++ {
+		if i > 0 {
+			many += ","
+		}
+		many += `{"name": "c` + strings.Repeat("x", i) + `", "inputs": 2, "nodes": 3000}`
+	}
+	many += `]}}`
+	var stats runtime.MemStats
+	runtime.ReadMemStats(&stats)
+	before := stats.TotalAlloc
+	if _, err := ParseConfig([]byte(many)); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("300 huge cells: %v", err)
+	}
+	runtime.ReadMemStats(&stats)
+	if grew := stats.TotalAlloc - before; grew > 64<<20 || allocs > 1000 {
+		t.Errorf("refusing allocated %d bytes (%v allocations)", grew, allocs)
 	}
 }

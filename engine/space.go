@@ -125,6 +125,7 @@ func parseSpace(raw json.RawMessage) (Space, error) {
 	if s.Discard == nil {
 		s.Discard = []string{}
 	}
+	params := 0
 	for i, cj := range sj.Cells {
 		c := Cell{Name: cj.Name, Inputs: cj.Inputs, Nodes: cj.Nodes}
 		if cj.Inputs < 1 {
@@ -132,6 +133,10 @@ func parseSpace(raw json.RawMessage) (Space, error) {
 		}
 		if cj.Nodes < 1 {
 			return Space{}, errorf(ErrInvalidConfig, "space.cells[%d].nodes: must be >= 1, got %d", i, cj.Nodes)
+		}
+		// Bound the sizes before anything is allocated for them.
+		if err := checkCellSize(i, cj.Inputs, cj.Nodes, len(sj.Ops), &params); err != nil {
+			return Space{}, err
 		}
 		keep, err := parseKeep(cj.Keep, cj.Inputs, cj.Nodes)
 		if err != nil {
@@ -224,13 +229,30 @@ func (s *Space) validate() error {
 			}
 		}
 	}
-	const maxParams = 1 << 28
-	total := 0
-	for _, c := range s.Cells {
-		total += c.Edges() * len(s.Ops)
-		if c.Nodes > 1<<14 || c.Inputs > 1<<14 || total > maxParams {
-			return errorf(ErrInvalidConfig, "space: more than %d architecture parameters", maxParams)
+	params := 0
+	for i, c := range s.Cells {
+		if err := checkCellSize(i, c.Inputs, c.Nodes, len(s.Ops), &params); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// Size limits: nothing but memory limits a space, so the bound is on memory — 2^28 architecture
+// parameters (α, its Adam moments and scratch take about 10 GB at that size).
+const (
+	maxParams    = 1 << 28
+	maxCellWidth = 1 << 14 // inputs or nodes per cell
+)
+
+// checkCellSize bounds one cell's inputs and nodes and adds its α entries to *params.
+func checkCellSize(i, inputs, nodes, ops int, params *int) error {
+	if inputs > maxCellWidth || nodes > maxCellWidth {
+		return errorf(ErrInvalidConfig, "space.cells[%d]: inputs %d and nodes %d must each be at most %d", i, inputs, nodes, maxCellWidth)
+	}
+	*params += (nodes*inputs + nodes*(nodes-1)/2) * ops
+	if *params > maxParams {
+		return errorf(ErrInvalidConfig, "space.cells[%d]: the space exceeds %d architecture parameters", i, maxParams)
 	}
 	return nil
 }
