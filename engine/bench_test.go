@@ -41,15 +41,15 @@ func benchEngine(b *testing.B, factor int, gradient Gradient) (*Engine, []float3
 	return e, gA, gE
 }
 
-// BenchmarkStep measures one architecture step on the fast path, darts preset and larger spaces.
-func BenchmarkStep(b *testing.B) {
+// benchAcrossSizes runs op on the darts preset and on spaces 10x, 100x and 1000x larger.
+func benchAcrossSizes(b *testing.B, op func(e *Engine, gA, gE []float32) error) {
 	for _, factor := range []int{1, 10, 100, 1000} {
 		b.Run(fmt.Sprintf("darts-x%d", factor), func(b *testing.B) {
 			e, gA, gE := benchEngine(b, factor, GradientFast)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if err := e.Step(gA, gE); err != nil {
+				if err := op(e, gA, gE); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -57,20 +57,14 @@ func BenchmarkStep(b *testing.B) {
 	}
 }
 
+// BenchmarkStep measures one architecture step on the fast path.
+func BenchmarkStep(b *testing.B) {
+	benchAcrossSizes(b, func(e *Engine, gA, gE []float32) error { return e.Step(gA, gE) })
+}
+
 // BenchmarkWeights measures reading the op and edge weights.
 func BenchmarkWeights(b *testing.B) {
-	for _, factor := range []int{1, 10, 100, 1000} {
-		b.Run(fmt.Sprintf("darts-x%d", factor), func(b *testing.B) {
-			e, gA, gE := benchEngine(b, factor, GradientFast)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if err := e.Weights(gA, gE); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	benchAcrossSizes(b, func(e *Engine, gA, gE []float32) error { return e.Weights(gA, gE) })
 }
 
 // BenchmarkDiscretize measures rendering the genotype.

@@ -9,18 +9,23 @@ func sharpen(t float64) (g, dg float64) {
 	return float64(x*x) * x, float64(24 * t * t)
 }
 
-// logSoftmaxRow writes z's log-softmax into logp and its softmax into p (both len(z)), shifting by the
-// row's own maximum so that no row over- or underflows.
-func logSoftmaxRow(z, logp, p []float64) {
-	m := z[0]
+// expShifted writes exp(z_i - max z) into p and returns max z and the sum of p: the shared part of
+// softmaxRow and logSoftmaxRow, shifted by the row's own maximum so no row over- or underflows.
+func expShifted(z, p []float64) (m, sum float64) {
+	m = z[0]
 	for _, v := range z[1:] {
 		m = max(m, v)
 	}
-	s := 0.0
 	for i, v := range z {
 		p[i] = dexp(v - m)
-		s += p[i]
+		sum += p[i]
 	}
+	return m, sum
+}
+
+// logSoftmaxRow writes z's log-softmax into logp and its softmax into p (both len(z)).
+func logSoftmaxRow(z, logp, p []float64) {
+	m, s := expShifted(z, p)
 	ls := dlog(s)
 	inv := 1 / s
 	for i, v := range z {
@@ -29,17 +34,9 @@ func logSoftmaxRow(z, logp, p []float64) {
 	}
 }
 
-// softmaxRow writes z's softmax into p, shifted by the row's maximum.
+// softmaxRow writes z's softmax into p.
 func softmaxRow(z, p []float64) {
-	m := z[0]
-	for _, v := range z[1:] {
-		m = max(m, v)
-	}
-	s := 0.0
-	for i, v := range z {
-		p[i] = dexp(v - m)
-		s += p[i]
-	}
+	_, s := expShifted(z, p)
 	inv := 1 / s
 	for i := range p {
 		p[i] *= inv
