@@ -53,23 +53,32 @@ type Loss struct {
 }
 
 // Config is a validated engine configuration. The zero value is not valid; use DefaultConfig or
-// ParseConfig.
+// ParseConfig. Device is where the architecture side computes (DeviceCPU, the only device of this
+// build).
 type Config struct {
 	Space     Space     `json:"space"`
 	Method    Method    `json:"method"`
 	Epochs    int       `json:"epochs"`
 	Seed      uint64    `json:"seed"`
 	Gradient  Gradient  `json:"gradient"`
+	Device    string    `json:"device"`
 	Optimizer Optimizer `json:"optimizer"`
 	Loss      Loss      `json:"loss"`
 }
+
+// DeviceCPU is the default and, in this build, the only device. DeviceCUDA names the GPU path, which
+// this build does not have: a config asking for it is refused with ErrDevice.
+const (
+	DeviceCPU  = "cpu"
+	DeviceCUDA = "cuda"
+)
 
 // DefaultConfig returns the defaults of SPEC §2–4 (those of the reference code) on the darts preset.
 func DefaultConfig() Config {
 	space, _ := PresetSpace("darts")
 	adam := Adam{LR: 3e-4, Betas: [2]float64{0.5, 0.999}, Eps: 1e-8, WeightDecay: 1e-3}
 	return Config{
-		Space: space, Method: MethodDAAS, Epochs: 50, Seed: 0, Gradient: GradientFast,
+		Space: space, Method: MethodDAAS, Epochs: 50, Seed: 0, Gradient: GradientFast, Device: DeviceCPU,
 		Optimizer: Optimizer{Alpha: adam, Beta: adam, AlphaStartEpoch: 8},
 		Loss: Loss{
 			WSum:        0.2,
@@ -87,20 +96,21 @@ type configJSON struct {
 	Epochs    int             `json:"epochs"`
 	Seed      uint64          `json:"seed"`
 	Gradient  Gradient        `json:"gradient"`
+	Device    string          `json:"device"`
 	Optimizer Optimizer       `json:"optimizer"`
 	Loss      Loss            `json:"loss"`
 }
 
 // ParseConfig decodes a JSON configuration; absent keys keep their defaults and "" or "{}" give all
 // defaults. Unknown keys, wrong types and out-of-range values are ErrInvalidConfig with a message that
-// names the key.
+// names the key; a device this build cannot compute on ("cuda") is ErrDevice.
 func ParseConfig(data []byte) (Config, error) {
 	def := DefaultConfig()
 	if len(bytes.TrimSpace(data)) == 0 {
 		return def, nil
 	}
 	cj := configJSON{Method: def.Method, Epochs: def.Epochs, Seed: def.Seed, Gradient: def.Gradient,
-		Optimizer: def.Optimizer, Loss: def.Loss}
+		Device: def.Device, Optimizer: def.Optimizer, Loss: def.Loss}
 	if err := strictUnmarshal(data, &cj); err != nil {
 		return Config{}, errorf(ErrInvalidConfig, "%v", err)
 	}
@@ -109,7 +119,7 @@ func ParseConfig(data []byte) (Config, error) {
 		return Config{}, err
 	}
 	c := Config{Space: space, Method: cj.Method, Epochs: cj.Epochs, Seed: cj.Seed, Gradient: cj.Gradient,
-		Optimizer: cj.Optimizer, Loss: cj.Loss}
+		Device: cj.Device, Optimizer: cj.Optimizer, Loss: cj.Loss}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -119,7 +129,8 @@ func ParseConfig(data []byte) (Config, error) {
 // maxEpochs bounds the epoch count (the history holds one record per epoch).
 const maxEpochs = 1_000_000
 
-// Validate checks every value of c; the error names the first offending key.
+// Validate checks every value of c; the error names the first offending key. It is ErrInvalidConfig,
+// or ErrDevice for a known device this build lacks.
 func (c *Config) Validate() error {
 	if err := c.Space.validate(); err != nil {
 		return err
@@ -132,6 +143,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Gradient != GradientFast && c.Gradient != GradientGraph {
 		return errorf(ErrInvalidConfig, "gradient: unknown gradient path %q (want fast or graph)", c.Gradient)
+	}
+	switch c.Device {
+	case DeviceCPU:
+	case DeviceCUDA:
+		return errorf(ErrDevice, "device: %q is not available: this libdaas was built without the GPU path (use \"cpu\")", c.Device)
+	default:
+		return errorf(ErrInvalidConfig, "device: unknown device %q (want cpu; cuda needs a GPU build)", c.Device)
 	}
 	for name, a := range map[string]Adam{"optimizer.alpha": c.Optimizer.Alpha, "optimizer.beta": c.Optimizer.Beta} {
 		if err := a.validate(name); err != nil {

@@ -94,6 +94,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{`{"epochs": 2.5}`, "epochs"},
 		{`{"method": "enas"}`, `method: unknown method "enas"`},
 		{`{"gradient": "slow"}`, `gradient: unknown gradient path "slow"`},
+		{`{"device": "tpu"}`, `device: unknown device "tpu"`},
+		{`{"device": "CPU"}`, `device: unknown device "CPU"`},
+		{`{"device": ""}`, `device: unknown device ""`},
+		{`{"device": 0}`, "device"},
 		{`{"space": "resnet"}`, `space: unknown preset "resnet"`},
 		{`{"space": 3}`, "space"},
 		{`{"optimizer": {"alpha": {"lr": -1}}}`, "optimizer.alpha.lr"},
@@ -129,6 +133,32 @@ func TestParseConfigErrors(t *testing.T) {
 		if !strings.Contains(err.Error(), c.mention) {
 			t.Errorf("%s: message %q does not mention %q", c.in, err, c.mention)
 		}
+	}
+}
+
+// TestDevice: "cpu" is the default and the only device of this build; "cuda" is refused with
+// ErrDevice (not ErrInvalidConfig) and a message that says why.
+func TestDevice(t *testing.T) {
+	for _, in := range []string{`{}`, `{"device": "cpu"}`} {
+		c, err := ParseConfig([]byte(in))
+		if err != nil || c.Device != DeviceCPU {
+			t.Errorf("%s: device %q, %v; want cpu", in, c.Device, err)
+		}
+		if !strings.Contains(string(c.JSON()), `"device":"cpu"`) {
+			t.Errorf("%s: canonical JSON lacks the device: %s", in, c.JSON())
+		}
+	}
+	_, err := ParseConfig([]byte(`{"device": "cuda"}`))
+	if !errors.Is(err, ErrDevice) || errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("cuda: error %v, want ErrDevice only", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "device") || !strings.Contains(msg, "without the GPU path") {
+		t.Errorf("cuda: message %q does not name the key and the reason", msg)
+	}
+	c := DefaultConfig()
+	c.Device = DeviceCUDA
+	if _, err := New(c); !errors.Is(err, ErrDevice) {
+		t.Errorf("New with device cuda: %v, want ErrDevice", err)
 	}
 }
 

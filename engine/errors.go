@@ -18,6 +18,11 @@ var (
 	ErrVersionMismatch = errors.New("state version mismatch")
 	// ErrNumeric reports NaN or Inf in an input; the engine is left unchanged.
 	ErrNumeric = errors.New("numeric error")
+	// ErrDevice reports a device the configuration asks for that this build cannot compute on.
+	ErrDevice = errors.New("device unavailable")
+	// ErrIO reports a file that could not be read or written; the message names the path and gives
+	// the system's reason.
+	ErrIO = errors.New("i/o error")
 	// ErrInternal reports a fault inside daas or a library it uses (a recovered panic, for example).
 	ErrInternal = errors.New("internal error")
 )
