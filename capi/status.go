@@ -23,6 +23,8 @@ var statusTable = []struct {
 	{engine.ErrCorruptState, C.DAAS_E_CORRUPT_STATE},
 	{engine.ErrVersionMismatch, C.DAAS_E_VERSION_MISMATCH},
 	{engine.ErrNumeric, C.DAAS_E_NUMERIC},
+	{engine.ErrDevice, C.DAAS_E_DEVICE},
+	{engine.ErrIO, C.DAAS_E_IO},
 }
 
 // fail records err as the calling thread's last error message and returns its status code; an

@@ -3,6 +3,7 @@ package capi
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 
 	"github.com/daas-nas/daas/engine"
@@ -19,6 +20,8 @@ func TestStatusTable(t *testing.T) {
 		{fmt.Errorf("daas: %w: x", engine.ErrCorruptState), -4},
 		{fmt.Errorf("daas: %w: x", engine.ErrVersionMismatch), -5},
 		{fmt.Errorf("daas: %w: x", engine.ErrNumeric), -6},
+		{fmt.Errorf("daas: %w: x", engine.ErrDevice), -7},
+		{fmt.Errorf("daas: %w: x", engine.ErrIO), -8},
 		{fmt.Errorf("outer: %w", fmt.Errorf("daas: %w: x", engine.ErrNumeric)), -6},
 		{errors.New("something else"), -1},
 		{errOutOfMemory, -1},
@@ -28,8 +31,26 @@ func TestStatusTable(t *testing.T) {
 			t.Errorf("fail(%v) = %d, want %d", c.err, got, c.want)
 		}
 	}
-	if got := len(statusTable); got != 5 {
+	if got := len(statusTable); got != 7 {
 		t.Errorf("statusTable has %d rows; every engine sentinel needs one", got)
+	}
+}
+
+// TestStatusOfEngineErrors maps errors the engine really returns, not hand-made ones.
+func TestStatusOfEngineErrors(t *testing.T) {
+	_, errDevice := engine.ParseConfig([]byte(`{"device": "cuda"}`))
+	_, errConfig := engine.ParseConfig([]byte(`{"device": "tpu"}`))
+	_, errIO := engine.LoadFile(filepath.Join(t.TempDir(), "missing.daas"))
+	for _, c := range []struct {
+		err  error
+		want int32
+	}{{errDevice, -7}, {errConfig, -3}, {errIO, -8}} {
+		if c.err == nil {
+			t.Fatalf("want an error for status %d, got none", c.want)
+		}
+		if got := int32(fail(c.err)); got != c.want {
+			t.Errorf("fail(%v) = %d, want %d", c.err, got, c.want)
+		}
 	}
 }
 
