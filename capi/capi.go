@@ -67,6 +67,40 @@ func daasgo_engine_load(data *C.uint8_t, n C.size_t, out *C.uint64_t) (st C.int3
 	return C.DAAS_OK
 }
 
+//export daasgo_engine_load_file
+func daasgo_engine_load_file(path *C.char, out *C.uint64_t) (st C.int32_t) {
+	defer recoverInto(&st)
+	if path == nil {
+		return fail(errorf(engine.ErrInvalidArgument, "path is NULL"))
+	}
+	if out == nil {
+		return fail(errorf(engine.ErrInvalidArgument, "out is NULL"))
+	}
+	e, err := engine.LoadFile(C.GoString(path))
+	if err != nil {
+		return fail(err)
+	}
+	*out = C.uint64_t(register(e))
+	return C.DAAS_OK
+}
+
+//export daasgo_engine_save_file
+func daasgo_engine_save_file(h C.uint64_t, path *C.char) (st C.int32_t) {
+	defer recoverInto(&st)
+	s, err := acquire(uint64(h))
+	if err != nil {
+		return fail(err)
+	}
+	defer s.mu.Unlock()
+	if path == nil {
+		return fail(errorf(engine.ErrInvalidArgument, "path is NULL"))
+	}
+	if err := s.eng.SaveFile(C.GoString(path)); err != nil {
+		return fail(err)
+	}
+	return C.DAAS_OK
+}
+
 //export daasgo_engine_free
 func daasgo_engine_free(h C.uint64_t) {
 	defer func() { _ = recover() }() // nothing to report: free returns no status

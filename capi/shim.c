@@ -71,6 +71,15 @@ daas_status daas_engine_load(const uint8_t *data, size_t len, daas_engine **out)
     return st;
 }
 
+daas_status daas_engine_load_file(const char *path, daas_engine **out) {
+    uint64_t id = 0;
+    daas_status st = daasgo_engine_load_file((char *)path, out != NULL ? &id : NULL);
+    if (out != NULL) {
+        *out = st == DAAS_OK ? (daas_engine *)(uintptr_t)id : NULL;
+    }
+    return st;
+}
+
 void daas_engine_free(daas_engine *engine) {
     if (engine != NULL) {
         daasgo_engine_free(handle_id(engine));
@@ -113,6 +122,10 @@ daas_status daas_engine_metrics(const daas_engine *engine, daas_bytes *json_out)
 
 daas_status daas_engine_save(const daas_engine *engine, daas_bytes *out) {
     return daasgo_engine_bytes(handle_id(engine), DAASGO_STATE, out);
+}
+
+daas_status daas_engine_save_file(const daas_engine *engine, const char *path) {
+    return daasgo_engine_save_file(handle_id(engine), (char *)path);
 }
 
 daas_status daas_engine_config(const daas_engine *engine, daas_bytes *json_out) {

@@ -111,7 +111,7 @@ typedef struct {
 #define DAAS_E_VERSION_MISMATCH -5 /* a well-formed state of a schema version this build does not know */
 #define DAAS_E_NUMERIC -6          /* NaN or Inf in an input (or an overflowing gradient); nothing changed */
 #define DAAS_E_DEVICE -7           /* GPU path unavailable or failed (no GPU path in the default build) */
-#define DAAS_E_IO -8               /* a file could not be read or written (reserved for file functions) */
+#define DAAS_E_IO -8               /* a file could not be read or written (the *_file functions) */
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Library                                                                                        */
@@ -144,11 +144,14 @@ const char *daas_status_string(daas_status status);
 /* daas_engine_create creates an engine at epoch 1 with alpha and beta initialized from the
  * configured seed (the same config gives the same engine on every machine).
  *   config_json  NUL-terminated JSON object; "" or "{}" means all defaults (the darts preset, method
- *                daas, 50 epochs, seed 0). Keys: space, method, epochs, seed, gradient, optimizer,
- *                loss (see SPEC.md section 7 and README).
+ *                daas, 50 epochs, seed 0, device "cpu"). Keys: space, method, epochs, seed, gradient,
+ *                device, optimizer, loss (see SPEC.md section 7 and README). device is where the
+ *                architecture side computes: "cpu" (the default) is the only device of this build;
+ *                "cuda" is DAAS_E_DEVICE (this libdaas was built without the GPU path).
  *   out          receives the new engine; set to NULL on failure.
  * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT if a pointer is NULL; DAAS_E_INVALID_CONFIG for malformed
- * JSON, an unknown key, a wrong type or an out-of-range value (the message names the key).
+ * JSON, an unknown key, a wrong type or an out-of-range value (the message names the key);
+ * DAAS_E_DEVICE for a device this build cannot compute on ("cuda").
  * Ownership: the caller owns *out and releases it with daas_engine_free. Since 0.1.0. */
 daas_status daas_engine_create(const char *config_json, daas_engine **out);
 
@@ -254,6 +257,42 @@ daas_status daas_engine_epoch(const daas_engine *engine, int32_t *epoch_out);
  * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer or an invalid handle.
  * Ownership: the caller releases *json_out with daas_bytes_free. Since 0.1.0. */
 daas_status daas_engine_config(const daas_engine *engine, daas_bytes *json_out);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Checkpoint files                                                                               */
+
+/* daas_engine_save_file writes the state (the bytes of daas_engine_save) to the file at path,
+ * atomically: the bytes go to a new temporary file in the same folder (named ".<name>.<random>.tmp"),
+ * which is flushed to disk (fsync), closed and renamed over path, and then the folder is flushed.
+ * After a crash at any moment, path holds either the earlier file or the complete new state; it is
+ * never partly written. A new file gets mode 0644; a file that is replaced keeps its mode.
+ *   path  NUL-terminated file path, absolute or relative to the working directory (borrowed). Its
+ *         folder must exist.
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL or empty path or an invalid handle; DAAS_E_IO
+ * if the file cannot be written (missing folder, no permission, disk full, path is a folder, ...):
+ * the message names the step, the path and the system's reason, for example "daas: i/o error:
+ * create a temporary file for /ckpt/run1.daas: no such file or directory". On failure the temporary
+ * file is removed and an earlier file at path is left as it was; the one exception is a failure to
+ * flush the folder after the rename, where the new state is already at path (but may not survive a
+ * power loss) and DAAS_E_IO is still returned.
+ * Ownership: nothing is retained. Concurrent saves of one engine, or to one path, are safe (the last
+ * rename wins). Since 0.1.0. */
+daas_status daas_engine_save_file(const daas_engine *engine, const char *path);
+
+/* daas_engine_load_file creates an engine from a file written by daas_engine_save_file (or holding
+ * the bytes of daas_engine_save), like daas_engine_load: it continues bit-identically. The file's
+ * size is checked before it is read: a file larger than any state can be (2^31 bytes) is refused
+ * unread.
+ *   path  NUL-terminated file path (borrowed).
+ *   out   receives the new engine; set to NULL on failure.
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer or an empty path; DAAS_E_IO if the
+ * file cannot be opened or read, or is not a regular file (the message names the path and the
+ * system's reason, for example "daas: i/o error: open /ckpt/run1.daas: no such file or directory");
+ * DAAS_E_CORRUPT_STATE if its bytes are not a daas state or the file is too large to be one;
+ * DAAS_E_VERSION_MISMATCH for a state of a schema version this library does not know (the message
+ * names the file).
+ * Ownership: the caller owns *out and releases it with daas_engine_free. Since 0.1.0. */
+daas_status daas_engine_load_file(const char *path, daas_engine **out);
 
 #ifdef __cplusplus
 } /* extern "C" */

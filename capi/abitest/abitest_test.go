@@ -26,12 +26,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// checkStatusCoverage requires every status code the default build can produce to have been
-// returned to some test. DAAS_E_DEVICE (no GPU path in the default build) and DAAS_E_IO (no file
-// functions yet) cannot be produced honestly.
+// checkStatusCoverage requires every status code of SPEC §7, DAAS_OK (0) to DAAS_E_IO (-8), to have
+// been returned to some test.
 func checkStatusCoverage() int {
 	code := 0
-	for st := int32(0); st >= -6; st-- {
+	for st := int32(0); st >= -8; st-- {
 		if !Seen(st) {
 			fmt.Fprintf(os.Stderr, "FAIL: no test saw status %d\n", st)
 			code = 1

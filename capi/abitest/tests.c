@@ -365,7 +365,9 @@ static void test_configs(t_ctx *t) {
         {"[]", "want"},
         {"{\"epochs\": 50} {}", "malformed JSON"},
         {"{\"epoch\": 50}", "unknown key \"epoch\""},
-        {"{\"device\": \"cuda\"}", "unknown key \"device\""},
+        {"{\"devices\": \"cpu\"}", "unknown key \"devices\""},
+        {"{\"device\": \"tpu\"}", "device: unknown device \"tpu\""},
+        {"{\"device\": 1}", "device"},
         {"{\"optimizer\": {\"alpha\": {\"lrr\": 0.1}}}", "unknown key \"lrr\" in optimizer.alpha"},
         {"{\"loss\": {\"lambda_c\": {\"scale\": 1, \"bogus\": 2}}}", "bogus"},
         {"{\"epochs\": 0}", "epochs"},
@@ -438,6 +440,7 @@ static void test_internal(t_ctx *t) {
     FAILS(t, daas_engine_save(broken, &b), DAAS_E_INTERNAL, "internal error");
     FAILS(t, daas_engine_config(broken, &b), DAAS_E_INTERNAL, "internal error");
     FAILS(t, daas_engine_epoch(broken, &ep), DAAS_E_INTERNAL, "internal error");
+    FAILS(t, daas_engine_save_file(broken, "/nonexistent/daas-internal.daas"), DAAS_E_INTERNAL, "internal error");
     CHECK(t, b.data == NULL && b.len == 0, "a failed call left bytes {%p, %zu}", (void *)b.data, b.len);
     /* The library is still fine afterwards. */
     daas_engine *e = t_create(t, "{}");
@@ -489,6 +492,9 @@ static void test_weights_and_genotype(t_ctx *t) {
 void test_save_load(t_ctx *t);        /* state.c */
 void test_corrupt_states(t_ctx *t);   /* state.c */
 void test_future_version(t_ctx *t);   /* state.c */
+void test_files(t_ctx *t);            /* files.c */
+void test_file_failures(t_ctx *t);    /* files.c */
+void test_device(t_ctx *t);           /* files.c */
 void test_threads(t_ctx *t);          /* threads.c */
 void test_shared_engine(t_ctx *t);    /* threads.c */
 
@@ -507,6 +513,9 @@ const t_case abitest_cases[] = {
     {"SaveLoadContinuation", test_save_load},
     {"CorruptStates", test_corrupt_states},
     {"FutureVersion", test_future_version},
+    {"Files", test_files},
+    {"FileFailures", test_file_failures},
+    {"Device", test_device},
     {"Threads", test_threads},
     {"SharedEngine", test_shared_engine},
 };

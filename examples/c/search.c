@@ -3,8 +3,9 @@
  * A real training loop would run a supernet forward with the mixing weights the engine hands out and
  * pass back the gradients of its loss. This example has no supernet: it makes up gradients that
  * favour one operation (sep_conv_3x3) on every edge, plus noise, and shows the engine converging to
- * it. It then saves the state to a file, loads it back, runs the same further steps on both engines
- * and checks that they end in byte-identical states.
+ * it. It then saves the state to a file (daas_engine_save_file), loads it back
+ * (daas_engine_load_file), runs the same further steps on both engines and checks that they end in
+ * byte-identical states.
  *
  * Build:  cc -std=c99 -Iinclude examples/c/search.c -Lbuild -ldaas -Wl,-rpath,$PWD/build -o search
  *    or:  cc -std=c99 examples/c/search.c $(pkg-config --cflags --libs daas) -o search
@@ -61,37 +62,6 @@ static void print_bytes(const char *label, const daas_bytes *b) {
     printf("%s: %.*s\n", label, (int)b->len, (const char *)b->data);
 }
 
-static int write_file(const char *path, const daas_bytes *b) {
-    FILE *f = fopen(path, "wb");
-    if (f == NULL) {
-        return 0;
-    }
-    int ok = fwrite(b->data, 1, b->len, f) == b->len;
-    return fclose(f) == 0 && ok;
-}
-
-static uint8_t *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0, got;
-    uint8_t *buf = malloc(cap);
-    while (buf != NULL && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            uint8_t *bigger = realloc(buf, cap *= 2);
-            if (bigger == NULL) {
-                free(buf);
-            }
-            buf = bigger;
-        }
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
 int main(int argc, char **argv) {
     const char *path = argc > 1 ? argv[1] : "daas_state.bin";
     if (daas_abi_version() != DAAS_ABI_VERSION) {
@@ -128,23 +98,14 @@ int main(int argc, char **argv) {
     print_bytes("genotype after epoch 8", &genotype);
     daas_bytes_free(&genotype);
 
-    /* Checkpoint to a file and load it back. */
+    /* Checkpoint to a file (written atomically: a crash leaves the previous checkpoint or this one,
+     * never a torn file) and load it back, as a resumed run would. */
+    TRY(daas_engine_save_file(engine, path));
     TRY(daas_engine_save(engine, &state));
-    if (!write_file(path, &state)) {
-        fprintf(stderr, "cannot write %s\n", path);
-        return 1;
-    }
     printf("saved %zu bytes to %s\n", state.len, path);
     daas_bytes_free(&state);
-    size_t len = 0;
-    uint8_t *data = read_file(path, &len);
-    if (data == NULL) {
-        fprintf(stderr, "cannot read %s\n", path);
-        return 1;
-    }
     daas_engine *restored = NULL;
-    TRY(daas_engine_load(data, len, &restored));
-    free(data); /* the engine keeps no reference to the bytes */
+    TRY(daas_engine_load_file(path, &restored));
 
     /* Continue both engines with the same gradients: the states must stay byte-identical. */
     uint64_t rng_at_checkpoint = rng;
