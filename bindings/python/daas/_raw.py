@@ -124,6 +124,12 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     # daas_status daas_engine_config(const daas_engine *engine, daas_bytes *json_out);
     status_fn("daas_engine_config", daas_engine_p, POINTER(daas_bytes))
 
+    # daas_status daas_engine_save_file(const daas_engine *engine, const char *path);
+    status_fn("daas_engine_save_file", daas_engine_p, c_char_p)
+
+    # daas_status daas_engine_load_file(const char *path, daas_engine **out);
+    status_fn("daas_engine_load_file", c_char_p, POINTER(daas_engine_p))
+
     return lib
 
 

@@ -6,7 +6,6 @@ import ctypes
 import json
 import operator
 import os
-import tempfile
 import threading
 import warnings
 import weakref
@@ -174,17 +173,16 @@ class Engine:
         Raises CorruptStateError for bytes that are not a valid state (any changed byte included)
         and VersionMismatchError for a state of an unknown schema version.
         """
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            data = bytes(source)
-        elif isinstance(source, (str, os.PathLike)):
-            with open(source, "rb") as f:
-                data = f.read()
-        else:
-            raise TypeError(f"daas: load needs bytes or a path, got {type(source).__name__}")
         lib = _library.get()
         out = _raw.daas_engine_p()
-        ptr = ctypes.cast(ctypes.c_char_p(data), ctypes.POINTER(ctypes.c_uint8))
-        lib.daas_engine_load(ptr, len(data), ctypes.byref(out))
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+            ptr = ctypes.cast(ctypes.c_char_p(data), ctypes.POINTER(ctypes.c_uint8))
+            lib.daas_engine_load(ptr, len(data), ctypes.byref(out))
+        elif isinstance(source, (str, os.PathLike)):
+            lib.daas_engine_load_file(_encode_path(source), ctypes.byref(out))
+        else:
+            raise TypeError(f"daas: load needs bytes or a path, got {type(source).__name__}")
         eng = cls.__new__(cls)
         eng._adopt(lib, out)
         return eng
@@ -309,36 +307,17 @@ class Engine:
             return _raw.take_bytes(lib, b)
 
     def save_file(self, path: Union[str, "os.PathLike[str]"]) -> None:
-        """Write the state to ``path`` atomically.
+        """Write the state to ``path`` atomically (``daas_engine_save_file``).
 
-        The bytes go to a temporary file in the same folder, which is flushed and fsync'ed, then
-        renamed over ``path``, and the folder is fsync'ed: after a crash ``path`` holds either the
-        old state or the new one, never a torn file.
+        The library writes a temporary file in the same folder, fsyncs it, renames it over ``path``
+        and fsyncs the folder: after a crash ``path`` holds either the old state or the new one,
+        never a torn file. An I/O failure raises :class:`daas.DaasIOError` naming the path and the
+        system's reason, and leaves an earlier file at ``path`` intact.
         """
-        data = self.save()
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is stricter than a plain open()
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        dfd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        encoded = _encode_path(path)
+        with self._lock:
+            lib, h = self._open()
+            lib.daas_engine_save_file(h, encoded)
 
     # -- changing ----------------------------------------------------------------------------
 
@@ -374,3 +353,11 @@ class Engine:
         if self.closed:
             return "<daas.Engine closed>"
         return f"<daas.Engine n_alpha={self._sizes.n_alpha} n_edges={self._sizes.n_edges}>"
+
+
+def _encode_path(path: Union[str, "os.PathLike[str]"]) -> bytes:
+    """A path as the C ABI takes it: file-system encoded, without NUL (C would cut it there)."""
+    encoded = os.fsencode(path)
+    if b"\0" in encoded:
+        raise InvalidArgumentError(E_INVALID_ARGUMENT, f"daas: path {path!r} contains a NUL byte")
+    return encoded

@@ -65,6 +65,12 @@ def test_unknown_status_is_plain_daas_error():
 
 # The statuses a call can produce, produced through the Pythonic layer.
 
+def test_device_error_for_a_gpu_this_build_lacks():
+    with pytest.raises(daas.DeviceError, match="cuda") as info:
+        daas.Engine({"device": "cuda"})
+    assert info.value.status == -7 and isinstance(info.value, RuntimeError)
+
+
 def test_invalid_config_names_the_key():
     with pytest.raises(daas.InvalidConfigError, match="epochs") as exc:
         daas.Engine({"epochs": -1})
