@@ -26,19 +26,13 @@ func daasgo_engine_create(config *C.char, out *C.uint64_t) (st C.int32_t) {
 	if config == nil {
 		return fail(errorf(engine.ErrInvalidArgument, "config_json is NULL"))
 	}
-	if out == nil {
-		return fail(errorf(engine.ErrInvalidArgument, "out is NULL"))
-	}
-	cfg, err := engine.ParseConfig(C.GoBytes(unsafe.Pointer(config), C.int(C.strlen(config))))
-	if err != nil {
-		return fail(err)
-	}
-	e, err := engine.New(cfg)
-	if err != nil {
-		return fail(err)
-	}
-	*out = C.uint64_t(register(e))
-	return C.DAAS_OK
+	return registerNew(out, func() (*engine.Engine, error) {
+		cfg, err := engine.ParseConfig(C.GoBytes(unsafe.Pointer(config), C.int(C.strlen(config))))
+		if err != nil {
+			return nil, err
+		}
+		return engine.New(cfg)
+	})
 }
 
 // maxStateLen bounds the length daas_engine_load accepts (beyond it the length cannot describe a
@@ -51,20 +45,13 @@ func daasgo_engine_load(data *C.uint8_t, n C.size_t, out *C.uint64_t) (st C.int3
 	if data == nil {
 		return fail(errorf(engine.ErrInvalidArgument, "data is NULL"))
 	}
-	if out == nil {
-		return fail(errorf(engine.ErrInvalidArgument, "out is NULL"))
-	}
-	if uint64(n) > maxStateLen {
+	if out != nil && uint64(n) > maxStateLen {
 		return fail(errorf(engine.ErrInvalidArgument, "len %d is larger than any state can be", uint64(n)))
 	}
-	// Copied: the engine may keep slices of what it loads, and the caller's buffer is only borrowed.
-	b := append([]byte(nil), unsafe.Slice((*byte)(data), int(n))...)
-	e, err := engine.Load(b)
-	if err != nil {
-		return fail(err)
-	}
-	*out = C.uint64_t(register(e))
-	return C.DAAS_OK
+	return registerNew(out, func() (*engine.Engine, error) {
+		// Copied: the engine may keep slices of what it loads; the caller's buffer is only borrowed.
+		return engine.Load(append([]byte(nil), unsafe.Slice((*byte)(data), int(n))...))
+	})
 }
 
 //export daasgo_engine_load_file
@@ -73,32 +60,18 @@ func daasgo_engine_load_file(path *C.char, out *C.uint64_t) (st C.int32_t) {
 	if path == nil {
 		return fail(errorf(engine.ErrInvalidArgument, "path is NULL"))
 	}
-	if out == nil {
-		return fail(errorf(engine.ErrInvalidArgument, "out is NULL"))
-	}
-	e, err := engine.LoadFile(C.GoString(path))
-	if err != nil {
-		return fail(err)
-	}
-	*out = C.uint64_t(register(e))
-	return C.DAAS_OK
+	return registerNew(out, func() (*engine.Engine, error) { return engine.LoadFile(C.GoString(path)) })
 }
 
 //export daasgo_engine_save_file
 func daasgo_engine_save_file(h C.uint64_t, path *C.char) (st C.int32_t) {
 	defer recoverInto(&st)
-	s, err := acquire(uint64(h))
-	if err != nil {
-		return fail(err)
-	}
-	defer s.mu.Unlock()
-	if path == nil {
-		return fail(errorf(engine.ErrInvalidArgument, "path is NULL"))
-	}
-	if err := s.eng.SaveFile(C.GoString(path)); err != nil {
-		return fail(err)
-	}
-	return C.DAAS_OK
+	return withEngine(h, func(e *engine.Engine) error {
+		if path == nil {
+			return errorf(engine.ErrInvalidArgument, "path is NULL")
+		}
+		return e.SaveFile(C.GoString(path))
+	})
 }
 
 //export daasgo_engine_free
@@ -110,20 +83,54 @@ func daasgo_engine_free(h C.uint64_t) {
 //export daasgo_engine_sizes
 func daasgo_engine_sizes(h C.uint64_t, nAlpha, nEdges *C.size_t) (st C.int32_t) {
 	defer recoverInto(&st)
+	return withEngine(h, func(e *engine.Engine) error {
+		if nAlpha == nil {
+			return errorf(engine.ErrInvalidArgument, "n_alpha_out is NULL")
+		}
+		if nEdges == nil {
+			return errorf(engine.ErrInvalidArgument, "n_edges_out is NULL")
+		}
+		a, b := e.Sizes()
+		*nAlpha, *nEdges = C.size_t(a), C.size_t(b)
+		return nil
+	})
+}
+
+// withEngine runs fn on the engine behind h, holding its lock, and maps fn's error to a status.
+func withEngine(h C.uint64_t, fn func(e *engine.Engine) error) C.int32_t {
 	s, err := acquire(uint64(h))
 	if err != nil {
 		return fail(err)
 	}
 	defer s.mu.Unlock()
-	if nAlpha == nil {
-		return fail(errorf(engine.ErrInvalidArgument, "n_alpha_out is NULL"))
+	if err := fn(s.eng); err != nil {
+		return fail(err)
 	}
-	if nEdges == nil {
-		return fail(errorf(engine.ErrInvalidArgument, "n_edges_out is NULL"))
-	}
-	a, b := s.eng.Sizes()
-	*nAlpha, *nEdges = C.size_t(a), C.size_t(b)
 	return C.DAAS_OK
+}
+
+// registerNew stores the engine create returns under a new handle in *out.
+func registerNew(out *C.uint64_t, create func() (*engine.Engine, error)) C.int32_t {
+	if out == nil {
+		return fail(errorf(engine.ErrInvalidArgument, "out is NULL"))
+	}
+	e, err := create()
+	if err != nil {
+		return fail(err)
+	}
+	*out = C.uint64_t(register(e))
+	return C.DAAS_OK
+}
+
+// floatPair views the op-sized and edge-sized caller buffers of a weights or gradients call.
+func floatPair(e *engine.Engine, pa *C.float, na C.size_t, pe *C.float, ne C.size_t, nameA, nameE string) ([]float32, []float32, error) {
+	nA, nE := e.Sizes()
+	a, err := floats(pa, na, nA, nameA, "n_alpha")
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := floats(pe, ne, nE, nameE, "n_edges")
+	return a, b, err
 }
 
 // floats views a caller buffer of want floats in place, after checking the pointer and the length.
@@ -140,114 +147,69 @@ func floats(p *C.float, n C.size_t, want int, name, lenName string) ([]float32, 
 //export daasgo_engine_get_alpha
 func daasgo_engine_get_alpha(h C.uint64_t, out *C.float, n C.size_t) (st C.int32_t) {
 	defer recoverInto(&st)
-	s, err := acquire(uint64(h))
-	if err != nil {
-		return fail(err)
-	}
-	defer s.mu.Unlock()
-	nA, _ := s.eng.Sizes()
-	buf, err := floats(out, n, nA, "out", "n_alpha")
-	if err == nil {
-		err = s.eng.Alpha(buf)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	return C.DAAS_OK
+	return withEngine(h, func(e *engine.Engine) error {
+		nA, _ := e.Sizes()
+		buf, err := floats(out, n, nA, "out", "n_alpha")
+		if err != nil {
+			return err
+		}
+		return e.Alpha(buf)
+	})
 }
 
 //export daasgo_engine_get_beta
 func daasgo_engine_get_beta(h C.uint64_t, out *C.float, n C.size_t) (st C.int32_t) {
 	defer recoverInto(&st)
-	s, err := acquire(uint64(h))
-	if err != nil {
-		return fail(err)
-	}
-	defer s.mu.Unlock()
-	_, nE := s.eng.Sizes()
-	buf, err := floats(out, n, nE, "out", "n_edges")
-	if err == nil {
-		err = s.eng.Beta(buf)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	return C.DAAS_OK
+	return withEngine(h, func(e *engine.Engine) error {
+		_, nE := e.Sizes()
+		buf, err := floats(out, n, nE, "out", "n_edges")
+		if err != nil {
+			return err
+		}
+		return e.Beta(buf)
+	})
 }
 
 //export daasgo_engine_get_weights
 func daasgo_engine_get_weights(h C.uint64_t, opOut *C.float, nAlpha C.size_t, edgeOut *C.float, nEdges C.size_t) (st C.int32_t) {
 	defer recoverInto(&st)
-	s, err := acquire(uint64(h))
-	if err != nil {
-		return fail(err)
-	}
-	defer s.mu.Unlock()
-	nA, nE := s.eng.Sizes()
-	ops, err := floats(opOut, nAlpha, nA, "op_out", "n_alpha")
-	if err != nil {
-		return fail(err)
-	}
-	edges, err := floats(edgeOut, nEdges, nE, "edge_out", "n_edges")
-	if err != nil {
-		return fail(err)
-	}
-	if err := s.eng.Weights(ops, edges); err != nil {
-		return fail(err)
-	}
-	return C.DAAS_OK
+	return withEngine(h, func(e *engine.Engine) error {
+		ops, edges, err := floatPair(e, opOut, nAlpha, edgeOut, nEdges, "op_out", "edge_out")
+		if err != nil {
+			return err
+		}
+		return e.Weights(ops, edges)
+	})
 }
 
 //export daasgo_engine_set_epoch
 func daasgo_engine_set_epoch(h C.uint64_t, epoch C.int32_t) (st C.int32_t) {
 	defer recoverInto(&st)
-	s, err := acquire(uint64(h))
-	if err != nil {
-		return fail(err)
-	}
-	defer s.mu.Unlock()
-	if err := s.eng.SetEpoch(int(epoch)); err != nil {
-		return fail(err)
-	}
-	return C.DAAS_OK
+	return withEngine(h, func(e *engine.Engine) error { return e.SetEpoch(int(epoch)) })
 }
 
 //export daasgo_engine_step
 func daasgo_engine_step(h C.uint64_t, gradOp *C.float, nAlpha C.size_t, gradEdge *C.float, nEdges C.size_t) (st C.int32_t) {
 	defer recoverInto(&st)
-	s, err := acquire(uint64(h))
-	if err != nil {
-		return fail(err)
-	}
-	defer s.mu.Unlock()
-	nA, nE := s.eng.Sizes()
-	gOp, err := floats(gradOp, nAlpha, nA, "grad_op", "n_alpha")
-	if err != nil {
-		return fail(err)
-	}
-	gEdge, err := floats(gradEdge, nEdges, nE, "grad_edge", "n_edges")
-	if err != nil {
-		return fail(err)
-	}
-	if err := s.eng.Step(gOp, gEdge); err != nil {
-		return fail(err)
-	}
-	return C.DAAS_OK
+	return withEngine(h, func(e *engine.Engine) error {
+		gOp, gEdge, err := floatPair(e, gradOp, nAlpha, gradEdge, nEdges, "grad_op", "grad_edge")
+		if err != nil {
+			return err
+		}
+		return e.Step(gOp, gEdge)
+	})
 }
 
 //export daasgo_engine_epoch
 func daasgo_engine_epoch(h C.uint64_t, out *C.int32_t) (st C.int32_t) {
 	defer recoverInto(&st)
-	s, err := acquire(uint64(h))
-	if err != nil {
-		return fail(err)
-	}
-	defer s.mu.Unlock()
-	if out == nil {
-		return fail(errorf(engine.ErrInvalidArgument, "epoch_out is NULL"))
-	}
-	*out = C.int32_t(s.eng.Epoch())
-	return C.DAAS_OK
+	return withEngine(h, func(e *engine.Engine) error {
+		if out == nil {
+			return errorf(engine.ErrInvalidArgument, "epoch_out is NULL")
+		}
+		*out = C.int32_t(e.Epoch())
+		return nil
+	})
 }
 
 //export daasgo_engine_bytes
