@@ -20,6 +20,7 @@ type Engine struct {
 
 	// Scratch, sized once, so that Step allocates nothing.
 	opW, dAlpha, dBeta []float64
+	rowMax, rowLog     []float64  // per edge: the logits' max and the log of the shifted exponentials' sum
 	graph              *graphPath // built on first use when cfg.Gradient is GradientGraph
 }
 
@@ -62,6 +63,7 @@ func newEmpty(cfg Config) *Engine {
 		alpha: make([]float64, nA), beta: make([]float64, nE),
 		adamA: newAdamState(nA), adamB: newAdamState(nE),
 		opW: make([]float64, nA), dAlpha: make([]float64, nA), dBeta: make([]float64, nE),
+		rowMax: make([]float64, lay.nEdges), rowLog: make([]float64, lay.nEdges),
 	}
 	e.epoch = 1
 	return e

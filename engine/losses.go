@@ -65,18 +65,32 @@ func (e *Engine) fastGradients(gradOp, gradEdge []float32, coef Coefficients) {
 	nOps := e.lay.nOps
 	cA, cB := coef.OpEntropy(), coef.EdgeLoss()
 	var zb, db, lb [64]float64
-	z, dz, lp := rowBuffers(nOps, zb[:], db[:], lb[:])
-	for off := 0; off < len(e.alpha); off += nOps {
+	z, dz, _ := rowBuffers(nOps, zb[:], db[:], lb[:])
+	// Three passes, so that the per-edge logarithms run back to back (their latency overlaps):
+	// 1. z = g(α) (kept in dAlpha for now) and the shifted exponentials, with each row's max and sum;
+	for r, off := 0, 0; off < len(e.alpha); r, off = r+1, off+nOps {
+		zr := e.dAlpha[off : off+nOps]
+		e.logits(e.alpha[off:off+nOps], zr, nil)
+		e.rowMax[r], e.rowLog[r] = expShifted(zr, e.opW[off:off+nOps])
+	}
+	// 2. log of each row's sum;
+	for r, s := range e.rowLog {
+		e.rowLog[r] = dlog(s)
+	}
+	// 3. A, log A, and the gradient.
+	for r, off := 0, 0; off < len(e.alpha); r, off = r+1, off+nOps {
 		a, g, A, d := e.alpha[off:off+nOps], gradOp[off:off+nOps], e.opW[off:off+nOps], e.dAlpha[off:off+nOps]
-		e.logits(a, z, dz)
-		logSoftmaxRow(z, lp, A)
+		shift, inv := e.rowMax[r]+e.rowLog[r], dexp(-e.rowLog[r])
 		dot, h := 0.0, 0.0
 		for o := range A {
+			A[o] *= inv
+			d[o] -= shift // log A_o = z_o - max - log(sum), kept in d until the gradient replaces it
 			dot += float64(A[o] * float64(g[o]))
-			h -= float64(A[o] * lp[o])
+			h -= float64(A[o] * d[o])
 		}
+		e.logits(a, z, dz)
 		for o := range A {
-			dzo := float64(A[o]*(float64(g[o])-dot)) - float64(cA*float64(A[o]*(lp[o]+h)))
+			dzo := float64(A[o]*(float64(g[o])-dot)) - float64(cA*float64(A[o]*(d[o]+h)))
 			d[o] = float64(dz[o] * dzo)
 		}
 	}

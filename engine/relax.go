@@ -14,7 +14,9 @@ func sharpen(t float64) (g, dg float64) {
 func expShifted(z, p []float64) (m, sum float64) {
 	m = z[0]
 	for _, v := range z[1:] {
-		m = max(m, v)
+		if v > m { // not max(): the logits are finite, so its NaN and signed-zero care is not needed
+			m = v
+		}
 	}
 	for i, v := range z {
 		p[i] = dexp(v - m)
