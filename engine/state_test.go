@@ -370,14 +370,16 @@ func TestStateHugeLengthsAreRefusedWithoutAllocating(t *testing.T) {
 		}
 	}
 	// The same through the allocation counter: the count (the verifier, the error message) must not
-	// depend on the length claimed.
+	// grow with the length claimed. It may differ by one or two (formatting different numbers into the
+	// message, and the race detector's runtime, shift it slightly); a length-sized allocation would
+	// show in the byte check above.
 	allocs := func(n uint32) float64 {
 		mod := append([]byte(nil), body...)
 		binary.LittleEndian.PutUint32(mod[cases[0].at:], n)
 		data := stWrap(SchemaVersion, mod)
 		return testing.AllocsPerRun(10, func() { _, _ = Load(data) })
 	}
-	if small, huge := allocs(uint32(len(body))), allocs(1<<31); huge != small || huge > 64 {
+	if small, huge := allocs(uint32(len(body))), allocs(1<<31); huge > small+2 || huge > 64 {
 		t.Fatalf("%v allocations to refuse a vector of 2^31 elements, %v for %d elements", huge, small, len(body))
 	}
 }
