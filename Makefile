@@ -61,7 +61,8 @@ install: $(LIB)
 
 ## venv: the pinned Python environment (outside the checkout).
 venv: $(VENV)/.complete
-$(VENV)/.complete: $(REQS)
+# The path carries the requirements hash, so an existing environment is always current.
+$(VENV)/.complete:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r $(REQS)
 	touch $@
