@@ -27,7 +27,7 @@ GO_SOURCES := $(shell find engine capi -name '*.go' -o -name '*.c' -o -name '*.h
 .PHONY: test search lib install schemas venv gotest ctest pytest fuzz bench clean
 
 ## test: go vet, all Go tests (ABI tests under -race), fuzz corpora, C/C++ header and example checks, pytest.
-test: gotest ctest pytest
+test: gotest ctest pytest cpptest
 
 # gotest needs the venv and flatc for the schema tests (Python and regenerated code); DAAS_STRICT makes
 # a missing tool a failure instead of a skip.
@@ -58,6 +58,13 @@ install: $(LIB)
 	ln -sf libdaas.so.$(ABI) $(DESTDIR)$(PREFIX)/lib/libdaas.so
 	install -m 0644 include/daas.h $(DESTDIR)$(PREFIX)/include/daas.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/^#define DAAS_VERSION_STRING "\(.*\)"/\1/p' include/daas.h)|' capi/daas.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/daas.pc
+	bash cpp/cmake/configure.sh install "$(DESTDIR)$(PREFIX)"
+
+## cpptest: the C++ layer: GoogleTest suite of include/daas.hpp, find_package(daas) from the build tree and
+## an install prefix, examples/cpp/state_reader on a state written by Python (installs cmake/libgtest-dev if missing).
+.PHONY: cpptest
+cpptest: venv $(LIB)
+	bash cpp/cpptest.sh $(PY)
 
 ## venv: the pinned Python environment (outside the checkout).
 venv: $(VENV)/.complete
