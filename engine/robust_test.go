@@ -37,7 +37,6 @@ func metricFloats(m Metrics) map[string]float64 {
 	}
 }
 
-
 // checkFinite fails the test if any number the engine holds or reports is NaN or Inf, or if the
 // op weights leave [0, 1] or an edge weight leaves [0, n_j]. It returns false on the first failure so that long loops stop early.
 func checkFinite(t *testing.T, e *Engine, where string) bool {
