@@ -37,7 +37,7 @@ import kill_worker  # noqa: E402
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=50)
-    ap.add_argument("--steps", type=int, default=8000, help="steps of one trial")
+    ap.add_argument("--steps", type=int, default=1000, help="steps of one trial")
     ap.add_argument("--seed", type=int, default=1, help="seed of the kill times and of the first trial")
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args()
