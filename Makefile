@@ -27,7 +27,7 @@ GO_SOURCES := $(shell find engine capi -name '*.go' -o -name '*.c' -o -name '*.h
 .PHONY: test search lib install schemas venv gotest ctest pytest fuzz bench clean
 
 ## test: go vet, all Go tests (ABI tests under -race), fuzz corpora, C/C++ header and example checks, pytest.
-test: gotest ctest pytest cpptest
+test: gotest ctest pytest cpptest reliability
 
 # gotest needs the venv and flatc for the schema tests (Python and regenerated code); DAAS_STRICT makes
 # a missing tool a failure instead of a skip.
@@ -87,6 +87,15 @@ schemas: $(FLATC)
 $(FLATC):
 	$(GO) mod download github.com/google/flatbuffers
 	bash tools/build-flatc.sh $(FLATC)
+
+## reliability: kill test (50 SIGKILLs of a search checkpointing every step) and valgrind memcheck.
+## soak: 10^6-step robustness and RSS runs, 8 threads x 10^5 ABI calls, ABI load fuzzing, valgrind
+## over 10^5 iterations (about an hour; counts in reliability/soak.sh). Figures: docs/RELIABILITY.md.
+.PHONY: reliability soak
+reliability: venv $(LIB)
+	$(PYENV) PY=$(PY) bash reliability/run.sh
+soak: venv $(LIB)
+	$(PYENV) PY=$(PY) GO=$(GO) bash reliability/soak.sh
 
 ## fuzz: run every Go fuzz target for FUZZTIME each.
 fuzz:

@@ -34,6 +34,13 @@ import daas  # noqa: E402
 import kill_worker  # noqa: E402
 
 
+def _mtime(path: str):
+    try:
+        return os.stat(path).st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=50)
@@ -68,8 +75,15 @@ def main() -> int:
                         break
                 else:
                     # A fifth of the kills anywhere from the start (import, load included), the rest
-                    # once the worker is certainly stepping and saving.
-                    delay = rnd.uniform(0.0, 0.15) if rnd.random() < 0.2 else rnd.uniform(0.25, 0.45)
+                    # once the worker has written a new checkpoint (so it is stepping and saving),
+                    # a random moment later.
+                    if rnd.random() < 0.2:
+                        delay = rnd.uniform(0.0, 0.3)
+                    else:
+                        delay = rnd.uniform(0.0, 0.05)
+                        before = _mtime(ckpt)
+                        while _mtime(ckpt) == before and proc.poll() is None:
+                            time.sleep(0.002)
                     try:
                         rc = proc.wait(timeout=delay)
                     except subprocess.TimeoutExpired:
