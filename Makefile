@@ -101,8 +101,9 @@ soak: venv $(LIB)
 fuzz:
 	bash tools/fuzz.sh $(FUZZTIME)
 
-bench: $(LIB)
-	$(GO) test -run '^$$' -bench . -benchmem ./engine/... ./capi/...
+## bench: Go, C ABI, Python, PyTorch-reference and end-to-end benchmarks -> docs/BENCHMARKS.md (~5 min).
+bench: venv $(LIB)
+	PY=$(PY) GO=$(GO) $(PYENV) bash bench/run.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -55,20 +55,14 @@ def measure(factor: int, repeats: int, with_torch: bool) -> Dict[str, Any]:
         if gw(h, p_op, n_a, p_edge, n_e) or st(h, p_ga, n_a, p_ge, n_e):
             raise RuntimeError("daas call failed")
 
-    res: Dict[str, Any] = {"factor": factor, "n_alpha": n_a, "n_edges": n_e}
-    t = lambda fn: time_per_call(fn, repeats=repeats, target_s=0.1)  # noqa: E731
-    res["raw_weights"] = t(lambda: gw(h, p_op, n_a, p_edge, n_e))
-    res["raw_step"] = t(lambda: st(h, p_ga, n_a, p_ge, n_e))
-    res["raw_pair"] = t(raw_pair)
-    res["engine_weights_numpy"] = t(lambda: eng.weights(out=(op, edge)))
-    res["engine_step_numpy"] = t(lambda: eng.step(ga, ge))
-
     def pair_np() -> None:
         eng.weights(out=(op, edge))
         eng.step(ga, ge)
 
-    res["engine_pair_numpy"] = t(pair_np)
-    res["lean_pair_numpy"] = t(lean_pair(eng, op, edge, ga, ge))
+    fns = {"raw_weights": lambda: gw(h, p_op, n_a, p_edge, n_e), "raw_step": lambda: st(h, p_ga, n_a, p_ge, n_e),
+           "raw_pair": raw_pair, "engine_weights_numpy": lambda: eng.weights(out=(op, edge)),
+           "engine_step_numpy": lambda: eng.step(ga, ge), "engine_pair_numpy": pair_np,
+           "lean_pair_numpy": lean_pair(eng, op, edge, ga, ge)}
     if with_torch:
         import torch
 
@@ -79,10 +73,19 @@ def measure(factor: int, repeats: int, with_torch: bool) -> Dict[str, Any]:
             eng.weights(out=(top, tedge))
             eng.step(tga, tge)
 
-        res["engine_pair_torch"] = t(pair_torch)
+        fns["engine_pair_torch"] = pair_torch
     if factor == 1:
-        res["raw_trivial_epoch"] = t(lambda: epc(h, p_ep))
-        res["engine_trivial_epoch"] = t(lambda: eng.epoch)
+        fns["raw_trivial_epoch"] = lambda: epc(h, p_ep)
+        fns["engine_trivial_epoch"] = lambda: eng.epoch
+    # the measures take turns, repeat after repeat, so a change in the machine's load hits them alike
+    runs: Dict[str, list] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            runs[k].append(time_per_call(fn, repeats=1, target_s=0.05)["median_us"])
+    res: Dict[str, Any] = {"factor": factor, "n_alpha": n_a, "n_edges": n_e}
+    for k, v in runs.items():
+        res[k] = {"median_us": float(np.median(v)), "min_us": min(v), "max_us": max(v), "repeats": repeats}
+    if factor == 1:
         res["wrapper_pieces"] = pieces(eng, op, ga, repeats)
     res["wrapper_adds_us"] = res["engine_pair_numpy"]["median_us"] - res["raw_pair"]["median_us"]
     eng.close()

@@ -1,0 +1,392 @@
+"""Writes docs/BENCHMARKS.md, docs/benchmarks.json and docs/benchmarks.png from the raw outputs
+bench/run.sh leaves in build/bench/ (medians of the repeated runs)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+from typing import Any, Dict, List, Tuple
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import machine, write_json  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LINE = re.compile(r"^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+(.*)$")
+
+
+def parse_go(path: str) -> Dict[str, Dict[str, float]]:
+    """benchmark name -> unit -> median over the repeated runs (plus 'runs': how many)."""
+    acc: Dict[str, Dict[str, List[float]]] = defaultdict(lambda: defaultdict(list))
+    with open(path) as f:
+        for line in f:
+            m = LINE.match(line.strip())
+            if not m:
+                continue
+            toks = m.group(3).split()
+            for v, unit in zip(toks[::2], toks[1::2]):
+                acc[m.group(1)][unit].append(float(v))
+    return {name: {**{u: statistics.median(v) for u, v in units.items()}, "best ns/op": min(units["ns/op"]),
+                   "runs": len(units["ns/op"])} for name, units in acc.items()}
+
+
+def parse_c(path: str) -> Dict[str, float]:
+    mean, best, triv = [], [], []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("daas_engine_step"):
+                nums = re.findall(r"([\d.]+) ns/op", line)
+                mean.append(float(nums[0]))
+                best.append(float(nums[1]))
+            elif line.startswith("daas_engine_epoch"):
+                triv.append(float(re.findall(r"([\d.]+) ns/op", line)[0]))
+    return {"step_mean_ns": statistics.median(mean), "step_best_block_ns": statistics.median(best),
+            "trivial_best_block_ns": statistics.median(triv), "runs": len(mean)}
+
+
+def load(d: str, name: str) -> Any:
+    with open(os.path.join(d, name)) as f:
+        return json.load(f)
+
+
+def commands(d: str) -> Dict[str, str]:
+    out = {}
+    with open(os.path.join(d, "commands.tsv")) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("\t")
+            out[k] = v
+    return out
+
+
+def fmt_ns(ns: float) -> str:
+    if ns < 1e3:
+        return f"{ns:.0f} ns"
+    if ns < 1e6:
+        return f"{ns / 1e3:.2f} µs" if ns < 1e4 else f"{ns / 1e3:.1f} µs"
+    return f"{ns / 1e6:.2f} ms" if ns < 1e7 else f"{ns / 1e6:.1f} ms"
+
+
+def fmt_us(us: float) -> str:
+    return fmt_ns(us * 1e3)
+
+
+def versions() -> Dict[str, str]:
+    v = {}
+    try:
+        v["go"] = subprocess.run([os.environ.get("GO", "go"), "version"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        pass
+    try:
+        import torch
+
+        v["torch"] = torch.__version__
+    except ImportError:
+        pass
+    import numpy
+
+    v["numpy"] = numpy.__version__
+    return v
+
+
+def plot(path: str, go: Dict[str, Dict[str, float]], py: Dict[str, Any], ref: Dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = ref["rows"]
+    n = [r["n_alpha"] for r in rows]
+    go_us = [(go[f"BenchmarkStep/darts-x{r['factor']}"]["ns/op"] + go[f"BenchmarkWeights/darts-x{r['factor']}"]["ns/op"])
+             / 1e3 for r in rows]
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    ax.loglog(n, [r["torch_us"] for r in rows], "o-", color="tab:red", label="PyTorch reference (autograd + Adam)")
+    ax.loglog(n, [r["daas_us"] for r in rows], "s-", color="tab:blue", label="daas from Python (weights + step)")
+    ax.loglog(n, go_us, "^--", color="tab:green", label="daas engine in Go (weights + step)")
+    ax.loglog(n, [n[0] * 0 + go_us[0] * x / n[0] for x in n], ":", color="gray", label="linear in size")
+    for r, x in zip(rows, n):
+        ax.annotate(f"×{r['factor']}", (x, r["torch_us"]), textcoords="offset points", xytext=(-8, 6), fontsize=8)
+    ax.set_xlabel("op weights in the space (n_alpha; darts preset = 196)")
+    ax.set_ylabel("one architecture step (µs, median)")
+    ax.set_title(f"Architecture step time vs space size\n{machine()['cpu']}, 1 thread", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", default="build/bench")
+    ap.add_argument("--seconds", type=float, default=None)
+    args = ap.parse_args()
+    d = args.dir
+    cmds = commands(d)
+    go = parse_go(os.path.join(d, "go_engine.txt"))
+    go.update(parse_go(os.path.join(d, "go_graph_x1000.txt")))
+    abi = parse_go(os.path.join(d, "go_abi.txt"))["BenchmarkStepOverhead"]
+    cab = parse_c(os.path.join(d, "c_abi.txt"))
+    py, ref, e2e, lat = (load(d, f) for f in ("python.json", "reference.json", "e2e.json", "latency.json"))
+    with open(os.path.join(d, "go_profile.txt")) as f:
+        profile = f.read().strip()
+    mach = {**machine(), **versions()}
+    load_before, load_after = (open(os.path.join(d, f)).read().strip() for f in ("load_before.txt", "load_after.txt"))
+    factors = [r["factor"] for r in ref["rows"]]
+    g = lambda name, unit="ns/op": go[name][unit]  # noqa: E731
+
+    # -- targets ------------------------------------------------------------------------------
+    step1, allocs1 = g("BenchmarkStep/darts-x1"), g("BenchmarkStep/darts-x1", "allocs/op")
+    py1 = py["rows"][0]
+    ref1 = ref["rows"][0]
+    per_entry = [g(f"BenchmarkStep/darts-x{f}") / r["n_alpha"] for f, r in zip(factors, ref["rows"])]
+    lin_spread = max(per_entry) / min(per_entry)
+    targets = [
+        ("darts step in Go ≤ 5 µs, 0 allocations", f"{fmt_ns(step1)} (best run "
+         f"{fmt_ns(g('BenchmarkStep/darts-x1', 'best ns/op'))}), {allocs1:.0f} allocs/op",
+         step1 <= 5000 and allocs1 == 0),
+        ("the C ABI adds ≤ 0.5 µs to a step", f"{abi['overhead-ns/step']:.0f} ns (fastest C block − fastest Go block)",
+         abi["overhead-ns/step"] <= 500),
+        ("the Python wrapper adds ≤ 10 µs per step (weights + step) over the raw C calls",
+         f"{py1['wrapper_adds_us']:.1f} µs ({fmt_us(py1['engine_pair_numpy']['median_us'])} vs "
+         f"{fmt_us(py1['raw_pair']['median_us'])})", py1["wrapper_adds_us"] <= 10),
+        ("≥ 20× faster than the PyTorch reference on darts", f"{ref1['speedup']:.1f}×", ref1["speedup"] >= 20),
+        ("no slower than the reference at any size",
+         ", ".join(f"×{r['factor']}: {r['speedup']:.1f}×" for r in ref["rows"]),
+         all(r["speedup"] >= 1 for r in ref["rows"])),
+        ("daas < 1% of a digits search step", f"{e2e['daas_share_percent']:.3f}%", e2e["daas_share_percent"] < 1),
+        ("cost linear in space size", f"Go step ns per op weight from ×1 to ×1000: "
+         f"{', '.join(f'{x:.1f}' for x in per_entry)} (max/min {lin_spread:.2f})", lin_spread < 1.5),
+    ]
+
+    L: List[str] = []
+    w = L.append
+    w("# daas benchmarks")
+    w("")
+    w("Written by `make bench` (bench/run.sh, then bench/report.py); do not edit by hand. Not part of `make test`: no "
+      "test times anything.")
+    w("")
+    w(f"- **Machine:** {mach['cpu']}, {mach['cores']} cores; {mach['os']}; {mach.get('go', '')}; Python "
+      f"{mach['python']}, torch {mach.get('torch', '?')}, numpy {mach['numpy']}.")
+    w(f"- **When:** {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}"
+      + (f"; the measurements took {args.seconds:.0f} s." if args.seconds else "."))
+    w("- **How:** every figure is the **median of repeated runs** (Go: the whole `go test -bench` run repeated, so a burst of load elsewhere hits one run of many benchmarks; C: separate "
+      "processes; Python: timed blocks of many calls). The command of each section is given with it; raw outputs are "
+      "in `build/bench/`, all figures in `docs/benchmarks.json`.")
+    w("- **Spaces:** the darts preset (2 cell types × 14 edges × 7 ops: 196 op weights, 28 edge weights) and the "
+      "same cell types repeated 10, 100 and 1000 times (`scaledSpace` in engine/bench_test.go, `scaled_space` in "
+      "bench/common.py). Engines are at epoch 20 of 50, where α's learning rate and every loss term are on.")
+    w(f"- **Load average** (1, 5, 15 min) before: {load_before}; after: {load_after}.")
+    w("- The machine is a shared 2-core VM: other work on it moves single runs by 10–30%; the medians are steadier.")
+    w("")
+    w("## Targets")
+    w("")
+    w("| target | measured | met |")
+    w("|---|---|---|")
+    for t, m, ok in targets:
+        w(f"| {t} | {m} | {'yes' if ok else '**no**'} |")
+    w("")
+    w("## Go engine")
+    w("")
+    w(f"`{cmds['go_engine']}`, and for the graph path on ×1000 `{cmds['go_graph_x1000']}`. Median of "
+      f"{go['BenchmarkStep/darts-x1']['runs']} runs.")
+    w("")
+    w("| operation | " + " | ".join(f"×{f}" for f in factors) + " | allocs/op (×1 … ×1000) |")
+    w("|---|" + "---|" * len(factors) + "---|")
+    ops = [("step, fast path", "BenchmarkStep"), ("step, graph path (gorgonia)", "BenchmarkStepGraph"),
+           ("get_weights", "BenchmarkWeights"), ("save", "BenchmarkSizedSave"), ("load", "BenchmarkSizedLoad"),
+           ("discretize", "BenchmarkSizedDiscretize")]
+    for label, name in ops:
+        cells, allocs = [], []
+        for f in factors:
+            key = f"{name}/darts-x{f}"
+            if name == "BenchmarkStepGraph" and f == 1000:
+                key = "BenchmarkSizedStepGraph/darts-x1000"
+            if key in go:
+                cells.append(fmt_ns(go[key]["ns/op"]) + (f" ({go[key]['MB/s']:.0f} MB/s)" if "MB/s" in go[key] else ""))
+                allocs.append(f"{go[key].get('allocs/op', float('nan')):.0f}")
+            else:
+                cells.append("—")
+        w(f"| {label} | " + " | ".join(cells) + f" | {' / '.join(allocs)} |")
+    w("")
+    w("Per op weight, the fast step costs " + ", ".join(f"{x:.1f} ns (×{f})" for x, f in zip(per_entry, factors))
+      + ": linear in the space's size. The graph path (gorgonia's TapeMachine) pays a fixed ~0.4 ms and thousands "
+      "of allocations per step; it exists as a cross-check of the fast path's gradients, not for speed.")
+    w("")
+    w("Where a darts step's time goes (`go test -cpuprofile`, flat top of `pprof -top`):")
+    w("")
+    w("```")
+    lines = [ln for ln in profile.splitlines() if ln.strip()]
+    keep = [ln for i, ln in enumerate(lines) if i >= next((j for j, x in enumerate(lines) if x.startswith("Duration")), 0)]
+    w("\n".join(keep))
+    w("```")
+    w("")
+    w("## C ABI, from C")
+    w("")
+    w(f"`{cmds['c_abi']}` (capi/bench/bench.c: blocks of 100 calls) and the paired Go/C comparison "
+      f"`{cmds['go_abi']}` (blocks of 100 steps through the ABI from a C loop, alternating with 100 steps in Go).")
+    w("")
+    w("| figure | median |")
+    w("|---|---|")
+    w(f"| daas_engine_step, darts, from C: mean / fastest block | {fmt_ns(cab['step_mean_ns'])} / "
+      f"{fmt_ns(cab['step_best_block_ns'])} |")
+    w(f"| daas_engine_epoch (trivial call), fastest block | {fmt_ns(cab['trivial_best_block_ns'])} |")
+    w(f"| paired: step through the ABI / in Go (means) | {fmt_ns(abi['abi-ns/step'])} / {fmt_ns(abi['go-ns/step'])} |")
+    w(f"| paired: what the ABI adds (fastest blocks) | {abi['overhead-ns/step']:.0f} ns |")
+    w("")
+    w("## Python")
+    w("")
+    w(f"`{cmds['python']}`. Per step = `Engine.weights(out=...)` + `Engine.step(...)`; \"raw\" = the same two C "
+      "calls through a bare ctypes binding (argtypes `c_void_p`, no checks, pointers computed once): the floor of "
+      "any ctypes binding. torch tensors are CPU float32.")
+    w("")
+    w("| space | raw C pair | Engine, numpy | Engine, torch | wrapper adds | Engine.weights alone | Engine.step alone |")
+    w("|---|---|---|---|---|---|---|")
+    for r in py["rows"]:
+        w(f"| ×{r['factor']} | {fmt_us(r['raw_pair']['median_us'])} | {fmt_us(r['engine_pair_numpy']['median_us'])} | "
+          f"{fmt_us(r['engine_pair_torch']['median_us']) if 'engine_pair_torch' in r else '—'} | "
+          f"{r['wrapper_adds_us']:.1f} µs | {fmt_us(r['engine_weights_numpy']['median_us'])} | "
+          f"{fmt_us(r['engine_step_numpy']['median_us'])} |")
+    w("")
+    w(f"Trivial call: `Engine.epoch` {fmt_us(py1['engine_trivial_epoch']['median_us'])}, bare ctypes "
+      f"`daas_engine_epoch` {fmt_us(py1['raw_trivial_epoch']['median_us'])}. On large spaces the wrapper's "
+      "constant cost disappears in the noise of the engine's own time.")
+    w("")
+    w("## daas vs the PyTorch reference")
+    w("")
+    w(f"`{cmds['reference']}`. The reference (bench/torch_reference.py) is the same architecture step written "
+      "directly in PyTorch on CPU, one thread: op weights `softmax(g(α))` with SPEC §2's sharpening, edge weights "
+      "`n·softmax(min(β,1))` per node, the DAAS losses of §3 (log-softmax entropies, the keep-count penalty), "
+      "autograd through `A·G_A + W·G_W + L_disc`, and `torch.optim.Adam` with §4's settings. It is vectorized as well "
+      "as plain PyTorch allows (one softmax over every edge, one per group of nodes with the same input count; the "
+      "authors' code loops over nodes in Python and would be slower). Before timing, both take one step from the "
+      "same α, β with the same random gradients and must agree (largest difference in the table). daas = "
+      "`Engine.weights(out=numpy)` + `Engine.step(numpy)` from Python; the two are timed interleaved in one process.")
+    w("")
+    w("| space | n_alpha | daas (Python) | PyTorch reference | speed-up | largest |Δ| after one step |")
+    w("|---|---|---|---|---|---|")
+    for r in ref["rows"]:
+        w(f"| ×{r['factor']} | {r['n_alpha']} | {fmt_us(r['daas_us'])} | {fmt_us(r['torch_us'])} | "
+          f"**{r['speedup']:.1f}×** | {r['agree_max_abs']:.1e} |")
+    w("")
+    w("![step time vs space size](benchmarks.png)")
+    w("")
+    w("PyTorch's cost is dominated by a fixed ~1 ms of dispatch, autograd bookkeeping and Adam's per-tensor work, so "
+      "daas's lead is largest on realistic spaces and narrows as both become bandwidth- and exp/log-bound on huge "
+      "ones (×1000 = 196,000 op weights), where PyTorch's vectorized kernels catch up with the engine's "
+      "deterministic scalar `dexp`/`dlog` (the engine trades some speed for bit-identical results on every machine).")
+    w("")
+    w("## End to end: digits search step")
+    w("")
+    w(f"`{cmds['e2e']}`. daas.torch's `Network` on scikit-learn's digits (C=4, 3 cells, batch 64, "
+      f"{e2e['supernet_weights']} weights; CPU, one thread). Both loops do the same supernet work per step "
+      "(forward + backward on a validation batch for the architecture gradient, forward + backward + SGD on a "
+      f"training batch); rounds of {e2e['steps_per_round']} steps alternate, median of {e2e['rounds']} rounds "
+      f"after {e2e['warmup_steps']} warm-up steps each.")
+    w("")
+    w("| loop | ms per search step | architecture side |")
+    w("|---|---|---|")
+    w(f"| daas (weights, step, weights) | {e2e['daas_step_ms']:.1f} | {1e3 * e2e['daas_arch_ms']:.0f} µs = "
+      f"**{e2e['daas_share_percent']:.3f}%** of the step |")
+    w(f"| PyTorch architecture step | {e2e['torch_step_ms']:.1f} | ≥ {1e3 * e2e['torch_arch_timed_apart_ms']:.0f} µs "
+      f"(≥ {e2e['torch_arch_share_percent_lower_bound']:.2f}%; the backward through the relaxation runs inside the "
+      "supernet's autograd call and is not counted) |")
+    w("")
+    w(f"The supernet dominates both (the difference of the two loops, {e2e['saving_ms']:.1f} ms, is within the "
+      "round-to-round spread of a CPU supernet). daas's time here is far above the back-to-back cost of its three "
+      "calls (≈ 3 × 10–20 µs): each call comes after ~0.4 s of PyTorch work, see the next section.")
+    w("")
+    w("## A daas call after PyTorch work")
+    w("")
+    w(f"`{cmds['latency']}`: the first and second call after {lat['what'].split('after ')[1]}; median over "
+      f"{lat['trials']} trials (µs).")
+    w("")
+    probes = list(next(iter(lat["results"].values())).keys())
+    w("| before the call | " + " | ".join(probes) + " |")
+    w("|---|" + "---|" * len(probes))
+    for before, res in lat["results"].items():
+        w(f"| {before} | " + " | ".join(f"{res[p]['first']['median_us']:.1f} (then {res[p]['second']['median_us']:.1f})"
+                                        for p in probes) + " |")
+    w("")
+    w(LATENCY_NOTES)
+    w("")
+    w("## What limits the missed targets")
+    w("")
+    w(WRAPPER_NOTES.format(raw=py1["raw_pair"]["median_us"], eng=py1["engine_pair_numpy"]["median_us"],
+                           lean=py1["lean_pair_numpy"]["median_us"], adds=py1["wrapper_adds_us"],
+                           lean_adds=py1["lean_pair_numpy"]["median_us"] - py1["raw_pair"]["median_us"]))
+    w("")
+    w("Pieces of the wrapper's call path, each timed alone (µs per call, from `python.json`):")
+    w("")
+    w("| piece | µs |")
+    w("|---|---|")
+    for k, v in py1["wrapper_pieces"].items():
+        w(f"| `{k}` | {v:.2f} |")
+    w("")
+    w("State load is slow next to save (×1: " + fmt_ns(g("BenchmarkSizedLoad/darts-x1")) + " vs "
+      + fmt_ns(g("BenchmarkSizedSave/darts-x1")) + "): it verifies the FlatBuffer and its CRC-32C, re-parses and "
+      "validates the config and rebuilds the engine (allocations grow with the history). It runs once per "
+      "checkpoint restore, so no target covers it.")
+    text = "\n".join(L) + "\n"
+    os.makedirs(os.path.join(ROOT, "docs"), exist_ok=True)
+    with open(os.path.join(ROOT, "docs", "BENCHMARKS.md"), "w") as f:
+        f.write(text)
+    write_json(os.path.join(ROOT, "docs", "benchmarks.json"), {
+        "machine": mach, "commands": cmds, "seconds": args.seconds, "loadavg_before": load_before,
+        "loadavg_after": load_after,
+        "targets": [{"target": t, "measured": m, "met": ok} for t, m, ok in targets],
+        "go": go, "go_abi_overhead": abi, "c_abi": cab, "python": py, "reference": ref, "e2e": e2e, "latency": lat})
+    plot(os.path.join(ROOT, "docs", "benchmarks.png"), go, py, ref)
+    print("wrote docs/BENCHMARKS.md, docs/benchmarks.json, docs/benchmarks.png")
+    for t, m, ok in targets:
+        print(f"  [{'ok' if ok else 'MISSED'}] {t}: {m}")
+    return 0
+
+
+LATENCY_NOTES = """\
+The slow first call is mostly **cold caches and TLB**, plus a smaller part that is the **Go runtime waking its
+own threads**; it is not the step's arithmetic:
+
+- Everything is slow on the first call after other work, Go or not: a ctypes call of libm's `cos` and a few lines
+  of pure Python (a lock and two checks) cost tens of µs the first time against 0.4–2 µs back to back, also after
+  a pure-Python busy loop, a sweep of 32 MB and a sleep. PyTorch's kernels and the 32 MB sweep evict the
+  interpreter's, ctypes' and libdaas's code and data; on this VM every TLB miss is a two-level page walk, and the
+  2 shared cores let other processes run in the gaps.
+- The Go part: a bare ctypes call of `daas_engine_epoch` (which does nothing) costs more than libm's `cos` in the
+  same spot. `strace -f` of a loop (30 ms of PyTorch, then weights/step/weights) shows why: on the first call the
+  Python thread makes 2–4 `futex` wake-ups of Go runtime threads — sysmon, which parks itself (`sysmonwait`)
+  once every P has been idle, and an idle M (`wakep`) — after which sysmon polls with `nanosleep(20 µs)` until
+  it parks again. Each wake-up is a system call plus, on a VM, an inter-processor interrupt; the woken threads
+  compete for the 2 cores. Back to back no wake-ups happen. `GOMAXPROCS=1` changes nothing measurable.
+- The occasional 1–4 ms calls (the p90/max columns of `latency.json`) coincide with the woken threads or other
+  processes taking the core: scheduler latency on a loaded 2-core VM, not work done by daas.
+- What can be done: nothing inside the step (it is already µs); a host that cares can call `Engine.weights`
+  once more right before the timed region, or keep daas calls together (weights, step, weights back to back,
+  as daas.torch's loop does, so only the first pays). Even unmitigated, the cost stays well under 1% of a
+  search step (previous section)."""
+
+WRAPPER_NOTES = """\
+**Python wrapper: adds {adds:.1f} µs per step (target ≤ 10 µs).** Engine.weights + Engine.step cost {eng:.1f} µs
+against {raw:.1f} µs for the same two C calls made bare. Where it goes (table below, cProfile and line timing): per
+buffer, `_output_buffer`/`_input_buffer` spend ~1 µs in `ndarray.ctypes.data` and ~1 µs in `_float_ptr`
+(`ctypes.cast(ctypes.c_void_p(addr), POINTER(c_float))`), and the declared functions convert those
+`POINTER(c_float)` arguments and run a Python `errcheck` (~0.8 µs more per call than plain `c_void_p`
+arguments); the lock and `_open` add ~0.4 µs per call. The fix belongs in `bindings/python/daas/engine.py` and
+`_raw.py` (not bench/'s files, so not made here):
+1. declare the `float *` parameters of `daas_engine_get_weights`, `daas_engine_step`, `get_alpha`, `get_beta`
+   as `ctypes.c_void_p` in `_raw.declare` and pass plain int addresses (drop `_float_ptr`);
+2. read a numpy array's address with `ctypes.addressof(ctypes.c_char.from_buffer(x))` (0.3 µs; it also refuses
+   read-only arrays, which `_output_buffer` wants) instead of `x.ctypes.data` (0.9 µs); for read-only inputs keep
+   `x.ctypes.data`; torch tensors already use the fast `data_ptr()`;
+3. check the dtype with `x.dtype is _F32` (a cached `np.dtype(np.float32)`) and tensors with `x.is_cpu` rather
+   than `x.device.type` (0.05 vs 0.3 µs).
+A prototype of 1–2 with the same checks, lock and status test (`lean_pair` in bench/python_bench.py) costs
+{lean:.1f} µs, i.e. adds {lean_adds:.1f} µs over the bare calls: within the target."""
+
+
+if __name__ == "__main__":
+    sys.exit(main())
