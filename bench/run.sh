@@ -47,7 +47,7 @@ runs c_abi c_abi.txt "for i in \$(seq $COUNT); do $OUT/bench_c 100000; done"
 
 run python python.txt "$PY" bench/python_bench.py --out "$OUT/python.json" --repeats "$COUNT"
 run reference reference.txt "$PY" bench/torch_reference.py --out "$OUT/reference.json" --repeats "$COUNT"
-run e2e e2e.txt "$PY" bench/e2e.py --out "$OUT/e2e.json" --steps 10 --rounds 3
+run e2e e2e.txt "$PY" bench/e2e.py --out "$OUT/e2e.json" --steps 5 --rounds 6
 run latency latency.txt "$PY" bench/latency.py --out "$OUT/latency.json" --trials 30
 
 cut -d' ' -f1-3 /proc/loadavg > "$OUT/load_after.txt"
