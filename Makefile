@@ -27,7 +27,7 @@ GO_SOURCES := $(shell find engine capi -name '*.go' -o -name '*.c' -o -name '*.h
 .PHONY: test search lib install schemas venv gotest ctest pytest fuzz bench clean
 
 ## test: go vet, all Go tests (ABI tests under -race), fuzz corpora, C/C++ header and example checks, pytest.
-test: gotest ctest pytest cpptest reliability
+test: gotest ctest pytest cpptest libtorch-example reliability
 
 # gotest needs the venv and flatc for the schema tests (Python and regenerated code); DAAS_STRICT makes
 # a missing tool a failure instead of a skip.
@@ -65,6 +65,12 @@ install: $(LIB)
 .PHONY: cpptest
 cpptest: venv $(LIB)
 	bash cpp/cpptest.sh $(PY)
+
+## libtorch-example: build examples/libtorch against the venv's LibTorch, search 2 epochs on digits, read the
+## state back with daas.state (EPOCHS, STEPS, BATCH override; about 1-2 minutes on 2 cores, build included).
+.PHONY: libtorch-example
+libtorch-example: venv $(LIB)
+	bash examples/libtorch/run.sh $(PY)
 
 ## venv: the pinned Python environment (outside the checkout).
 venv: $(VENV)/.complete
