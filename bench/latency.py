@@ -107,7 +107,24 @@ def main() -> int:
             out.setdefault(bname, {})[pname] = {"first": q(first), "second": q(second)}
             print(f"{bname:32s} {pname:30s} first {statistics.median(first):9.1f} us (p90 {q(first)['p90_us']:9.1f})"
                   f"  second {statistics.median(second):7.1f} us", flush=True)
-    write_json(args.out, {"what": f"latency of one call after {args.busy_ms:g} ms of other work "
+    # The Go-specific part: a call that does nothing (bare ctypes daas_engine_epoch) against libm's cos
+    # after a spin of a given length in Python (this process runs nothing else; only time passes).
+    gaps: Dict[str, Any] = {}
+    pc = time.perf_counter
+    for gap_us in (0, 20, 200, 2000, 20000):
+        a, b = [], []
+        for _ in range(2 * args.trials):
+            for fn, acc in ((lambda: bare.daas_engine_epoch(h, p_ep), a), (lambda: libm.cos(0.5), b)):
+                end = pc() + gap_us / 1e6
+                while pc() < end:
+                    pass
+                t0 = pc()
+                fn()
+                acc.append((pc() - t0) * 1e6)
+        gaps[str(gap_us)] = {"bare_daas_epoch_us": statistics.median(a), "libm_cos_us": statistics.median(b)}
+        print(f"after spinning {gap_us:6d} us: bare daas_engine_epoch {statistics.median(a):7.1f} us, "
+              f"libm cos {statistics.median(b):7.1f} us", flush=True)
+    write_json(args.out, {"gap_sweep": gaps, "what": f"latency of one call after {args.busy_ms:g} ms of other work "
                                   f"(torch threads {args.threads}, GOMAXPROCS {os.environ.get('GOMAXPROCS', 'default')}, "
                                   f"GODEBUG {os.environ.get('GODEBUG', '')!r})",
                           "trials": args.trials, "results": out, "machine": machine(), "command": command_line()})

@@ -317,6 +317,14 @@ def main() -> int:
         w(f"| {before} | " + " | ".join(f"{res[p]['first']['median_us']:.1f} (then {res[p]['second']['median_us']:.1f})"
                                         for p in probes) + " |")
     w("")
+    w("A call that does nothing, after Python has only spun for a while (nothing else runs in this process; other processes and interrupts still may; µs, median):")
+    w("")
+    w("| spin before the call | " + " | ".join(f"{int(k) / 1e3:g} ms" for k in lat["gap_sweep"]) + " |")
+    w("|---|" + "---|" * len(lat["gap_sweep"]))
+    w("| bare ctypes `daas_engine_epoch` | " + " | ".join(f"{v['bare_daas_epoch_us']:.1f}" for v in lat["gap_sweep"].values())
+      + " |")
+    w("| libm `cos` via ctypes | " + " | ".join(f"{v['libm_cos_us']:.1f}" for v in lat["gap_sweep"].values()) + " |")
+    w("")
     w(LATENCY_NOTES)
     w("")
     w("## What limits the missed targets")
@@ -375,7 +383,9 @@ own threads**; it is not the step's arithmetic:
   interpreter's, ctypes' and libdaas's code and data; on this VM every TLB miss is a two-level page walk, and the
   2 shared cores let other processes run in the gaps.
 - The Go part: a bare ctypes call of `daas_engine_epoch` (which does nothing) costs more than libm's `cos` in the
-  same spot. `strace -f` of a loop (30 ms of PyTorch, then weights/step/weights) shows why: on the first call the
+  same spot, and the spin sweep isolates it: up to ~0.2 ms of idleness both cost the same; from ~2 ms on, the
+  Go call pays an extra 10–40 µs — the time after which the Go runtime has taken back the idle P and sysmon has
+  backed off to long sleeps and parked. `strace -f` of a loop (30 ms of PyTorch, then weights/step/weights) shows why: on the first call the
   Python thread makes 2–4 `futex` wake-ups of Go runtime threads — sysmon, which parks itself (`sysmonwait`)
   once every P has been idle, and an idle M (`wakep`) — after which sysmon polls with `nanosleep(20 µs)` until
   it parks again. Each wake-up is a system call plus, on a VM, an inter-processor interrupt; the woken threads
