@@ -48,4 +48,6 @@ run() {
 }
 run examples-c-search "$out/search" "$out/search.state"
 run "loop-$LOOP" "$out/stress" loop "$LOOP" "$out"
+# keep the logs of a failed run (or of a named VALGRIND_OUT); a passing temporary run leaves nothing
+if [[ $status -eq 0 && -z "${VALGRIND_OUT:-}" ]]; then rm -rf "$out"; fi
 exit $status
