@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # cpptest.sh - checks of the C++ layer (run by `make cpptest`):
-#   1. the GoogleTest suite of include/daas.hpp (C++17, plus C++20 for the std::span overloads),
+#   1. the GoogleTest suite of include/daas.hpp (C++17, C++20 for the std::span overloads, and
+#      C++17 under ASan+UBSan),
 #      built by cpp/CMakeLists.txt with find_package(daas) from the build tree (build/cmake/daas);
 #   2. make install PREFIX=<tmp>, then cpp/consumer builds with find_package(daas) from that prefix;
 #   3. examples/cpp/state_reader (FlatBuffers C++ code) on a state written by the Python binding,
@@ -30,6 +31,7 @@ cmake -S cpp -B build/cpp -DCMAKE_BUILD_TYPE=Release -Ddaas_DIR="$PWD/build/cmak
 cmake --build build/cpp -j "$JOBS" >/dev/null
 build/cpp/daas_hpp_test --gtest_brief=1
 build/cpp/daas_hpp_test20 --gtest_brief=1
+ASAN_OPTIONS=detect_leaks=0 build/cpp/daas_hpp_test_asan --gtest_brief=1
 
 step "make install PREFIX=<tmp>, then find_package(daas) from there"
 make -s install PREFIX="$tmp/prefix" >/dev/null

@@ -10,6 +10,7 @@
 #include <limits>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <unistd.h>
 #include <vector>
@@ -363,4 +364,31 @@ TEST(Metrics, NumbersAndRawJson) {
         sum += *std::max_element(w.op.begin() + long(edge * 7), w.op.begin() + long(edge * 7 + 7));
     EXPECT_NEAR(m.at("discreteness"), sum / 28, 1e-6);
     EXPECT_THROW((void)m.at("nope"), std::out_of_range);
+}
+
+TEST(Threads, EnginesOnThreadsAgreeAndMessagesStayPerThread) {
+    // one engine per thread gives the same bytes as the same calls on this thread; a failure on one
+    // thread carries that thread's message
+    daas::Engine ref(kEarlyAlpha);
+    steps(ref, 5);
+    const auto want = ref.save();
+    std::vector<std::vector<std::uint8_t>> got(4);
+    std::vector<std::string> messages(4);
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            daas::Engine e(kEarlyAlpha);
+            steps(e, 5);
+            got[t] = e.save();
+            try {
+                e.set_epoch(100 + int(t));
+            } catch (const daas::InvalidArgument &err) {
+                messages[t] = err.what();
+            }
+        });
+    for (auto &th : threads) th.join();
+    for (std::size_t t = 0; t < 4; ++t) {
+        EXPECT_EQ(got[t], want) << "thread " << t;
+        EXPECT_NE(messages[t].find(std::to_string(100 + t)), std::string::npos) << messages[t];
+    }
 }

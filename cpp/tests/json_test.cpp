@@ -52,3 +52,35 @@ TEST(Json, NestingIsBounded) {
     EXPECT_NO_THROW(Value::parse(std::string(60, '[') + std::string(60, ']')));
     EXPECT_THROW(Value::parse(std::string(100000, '[') + std::string(100000, ']')), daas::ParseError);
 }
+
+TEST(Json, MutatedGenotypesParseOrThrowParseError) {
+    // byte flips, truncations and insertions of a real genotype: either a Genotype or a ParseError,
+    // never a crash or another exception
+    const std::string good = daas::Engine(R"({"seed": 4})").genotype_json();
+    ASSERT_NO_THROW(daas::Genotype::parse(good));
+    std::uint32_t rng = 12345;
+    auto next = [&] { rng = rng * 1664525u + 1013904223u; return rng >> 8; };
+    const char alphabet[] = "{}[]\",:0123456789.eE-+ \\unull";
+    int parsed = 0, refused = 0;
+    for (int k = 0; k < 3000; ++k) {
+        std::string s = good;
+        const int edits = 1 + int(next() % 3);
+        for (int m = 0; m < edits; ++m) {
+            const std::size_t pos = next() % s.size();
+            switch (next() % 3) {
+            case 0: s[pos] = alphabet[next() % (sizeof alphabet - 1)]; break;
+            case 1: s.resize(pos); break;
+            default: s.insert(pos, 1, alphabet[next() % (sizeof alphabet - 1)]); break;
+            }
+            if (s.empty()) s = "{";
+        }
+        try {
+            (void)daas::Genotype::parse(s);
+            ++parsed;
+        } catch (const daas::ParseError &) {
+            ++refused;
+        }
+    }
+    EXPECT_GT(refused, 0);
+    EXPECT_EQ(parsed + refused, 3000);
+}
