@@ -25,6 +25,9 @@
 // Threads: as daas.h - const member functions may run concurrently on one Engine, non-const ones
 // (set_epoch, step, assignment, destruction) need exclusive access.
 //
+// C++20: when <span> is available, DAAS_HPP_HAS_SPAN is defined and weights/step also take
+// std::span<float> / std::span<const float>.
+//
 // Everything is inline, so the header may be included in any number of translation units.
 #ifndef DAAS_HPP
 #define DAAS_HPP
