@@ -374,8 +374,10 @@ def main() -> int:
 
 
 LATENCY_NOTES = """\
-The slow first call is mostly **cold caches and TLB**, plus a smaller part that is the **Go runtime waking its
-own threads**; it is not the step's arithmetic:
+The slow first call has two causes, neither of them the step's arithmetic: the **Go runtime waking its own
+threads** (on a quiet machine the larger part of a trivial call: a bare `daas_engine_epoch` pays ~40–80 µs more
+than libm's `cos` in the same spot) and **cold caches and TLB** (which slow every call, Go or not, and the
+wrapper's Python most):
 
 - Everything is slow on the first call after other work, Go or not: a ctypes call of libm's `cos` and a few lines
   of pure Python (a lock and two checks) cost tens of µs the first time against 0.4–2 µs back to back, also after
