@@ -2,6 +2,20 @@ package engine
 
 import "math"
 
+// The bounds every state keeps (Load refuses a state outside them and Step refuses a result outside
+// them, so whatever Step commits saves and loads again). They lie far beyond anything a search
+// reaches (α and β move about lr per step) and far enough inside float64 that the sharpening
+// (2t)^3, its derivative 24t^2, the squared gradients and the float32 weights all stay finite.
+const (
+	paramLimit  = 1e12  // |α|, |β|
+	momentLimit = 1e100 // |m|; v <= momentLimit^2
+)
+
+// paramInRange, momentInRange and varianceInRange are false for NaN and ±Inf.
+func paramInRange(x float64) bool    { return x >= -paramLimit && x <= paramLimit }
+func momentInRange(x float64) bool   { return x >= -momentLimit && x <= momentLimit }
+func varianceInRange(x float64) bool { return x >= 0 && x <= momentLimit*momentLimit }
+
 // adamState is one parameter group's torch.optim.Adam state.
 type adamState struct {
 	Step int64
@@ -10,35 +24,57 @@ type adamState struct {
 
 func newAdamState(n int) adamState { return adamState{M: make([]float64, n), V: make([]float64, n)} }
 
+// firstOutOfRange returns the first index i where p[i], M[i] or V[i] is outside the state's
+// bounds, with the name of the offending array, or -1.
+func (s *adamState) firstOutOfRange(p []float64) (int, string) {
+	for i := range p {
+		switch {
+		case !paramInRange(p[i]):
+			return i, ""
+		case !momentInRange(s.M[i]):
+			return i, ".m"
+		case !varianceInRange(s.V[i]):
+			return i, ".v"
+		}
+	}
+	return -1, ""
+}
+
 // step applies one Adam update with torch.optim.Adam's semantics: coupled L2 weight decay added to
 // the gradient, bias correction, step_size = lr / (1 - b1^t), denom = sqrt(v) / sqrt(1 - b2^t) + eps.
 // A learning rate of 0 leaves the parameters as they are while the moments still accumulate. When
-// nodes is not nil, only the entries of learnable nodes are touched (constant β stays 1.0).
-func (s *adamState) step(p, grad []float64, a Adam, lr float64, nodes []node) {
+// nodes is not nil, only the entries of learnable nodes are touched (constant β stays 1.0). It
+// returns false when an updated entry left the state's bounds; the caller then restores p and s.
+func (s *adamState) step(p, grad []float64, a Adam, lr float64, nodes []node) bool {
 	s.Step++
 	b1, b2 := a.Betas[0], a.Betas[1]
 	stepSize := lr / (1 - dpow(b1, s.Step))
 	invBC2 := 1 / math.Sqrt(1-dpow(b2, s.Step))
 	if nodes == nil {
-		s.update(p, grad, 0, len(p), a, stepSize, invBC2)
-		return
+		return s.update(p, grad, 0, len(p), a, stepSize, invBC2)
 	}
+	ok := true
 	for _, nd := range nodes {
 		if nd.learnable() {
-			s.update(p, grad, nd.edge, nd.edge+nd.n, a, stepSize, invBC2)
+			ok = s.update(p, grad, nd.edge, nd.edge+nd.n, a, stepSize, invBC2) && ok
 		}
 	}
+	return ok
 }
 
-// update applies the Adam update to entries lo..hi-1; invBC2 = 1/sqrt(1 - b2^t).
-func (s *adamState) update(p, grad []float64, lo, hi int, a Adam, stepSize, invBC2 float64) {
+// update applies the Adam update to entries lo..hi-1; invBC2 = 1/sqrt(1 - b2^t). It reports whether
+// every updated entry is within the state's bounds.
+func (s *adamState) update(p, grad []float64, lo, hi int, a Adam, stepSize, invBC2 float64) bool {
 	b1, b2, wd, eps := a.Betas[0], a.Betas[1], a.WeightDecay, a.Eps
 	m, v, p, grad := s.M[lo:hi], s.V[lo:hi], p[lo:hi], grad[lo:hi]
+	ok := true
 	for i := range p {
 		g := grad[i] + float64(wd*p[i])
 		m[i] = float64(b1*m[i]) + float64((1-b1)*g)
 		v[i] = float64(b2*v[i]) + float64(float64((1-b2)*g)*g)
 		denom := float64(math.Sqrt(v[i])*invBC2) + eps
 		p[i] -= float64(stepSize * (m[i] / denom))
+		ok = ok && paramInRange(p[i]) && momentInRange(m[i]) && varianceInRange(v[i])
 	}
+	return ok
 }

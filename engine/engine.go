@@ -1,6 +1,9 @@
 package engine
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Engine is one architecture search: its configuration, α and β, the two Adam groups, the schedule
 // position and the per-epoch history. Create one with New or Load.
@@ -20,6 +23,8 @@ type Engine struct {
 
 	// Scratch, sized once, so that Step allocates nothing.
 	opW, dAlpha, dBeta []float64
+	undo               []float64 // α, β and their moments before the Adam update, restored if it fails
+	undoSteps          [2]int64
 	rowMax, rowLog     []float64  // per edge: the logits' max and the log of the shifted exponentials' sum
 	graph              *graphPath // built on first use when cfg.Gradient is GradientGraph
 }
@@ -64,6 +69,7 @@ func newEmpty(cfg Config) *Engine {
 		adamA: newAdamState(nA), adamB: newAdamState(nE),
 		opW: make([]float64, nA), dAlpha: make([]float64, nA), dBeta: make([]float64, nE),
 		rowMax: make([]float64, lay.nEdges), rowLog: make([]float64, lay.nEdges),
+		undo: make([]float64, 3*(nA+nE)),
 	}
 	e.epoch = 1
 	return e
@@ -189,12 +195,63 @@ func (e *Engine) Step(gradOp, gradEdge []float32) error {
 	if e.epoch < e.cfg.Optimizer.AlphaStartEpoch {
 		lrA = 0
 	}
-	e.adamA.step(e.alpha, e.dAlpha, e.cfg.Optimizer.Alpha, lrA, nil)
+	e.saveUndo()
+	ok := e.adamA.step(e.alpha, e.dAlpha, e.cfg.Optimizer.Alpha, lrA, nil)
 	if e.cfg.Method == MethodDAAS {
-		e.adamB.step(e.beta, e.dBeta, e.cfg.Optimizer.Beta, e.cfg.Optimizer.Beta.LR, e.lay.nodes)
+		ok = e.adamB.step(e.beta, e.dBeta, e.cfg.Optimizer.Beta, e.cfg.Optimizer.Beta.LR, e.lay.nodes) && ok
+	}
+	if !ok {
+		err := e.checkRanges("")
+		e.restoreUndo()
+		return errorf(ErrNumeric, "the Adam update would leave the bounds a state keeps (%v); nothing changed", err)
 	}
 	e.steps++
 	e.epSteps++
+	return nil
+}
+
+// optimizerArrays lists what an Adam update writes: α, β and their moments.
+func (e *Engine) optimizerArrays() [6][]float64 {
+	return [6][]float64{e.alpha, e.adamA.M, e.adamA.V, e.beta, e.adamB.M, e.adamB.V}
+}
+
+// saveUndo copies α, β, their moments and the Adam step counters aside; restoreUndo puts them back.
+func (e *Engine) saveUndo() {
+	off := 0
+	for _, xs := range e.optimizerArrays() {
+		off += copy(e.undo[off:], xs)
+	}
+	e.undoSteps = [2]int64{e.adamA.Step, e.adamB.Step}
+}
+
+func (e *Engine) restoreUndo() {
+	off := 0
+	for _, xs := range e.optimizerArrays() {
+		off += copy(xs, e.undo[off:])
+	}
+	e.adamA.Step, e.adamB.Step = e.undoSteps[0], e.undoSteps[1]
+}
+
+// checkRanges returns an error naming the first entry of α, β or their moments outside the state's
+// bounds (see paramLimit), with names prefixed by prefix, or nil.
+func (e *Engine) checkRanges(prefix string) error {
+	for _, g := range []struct {
+		name string
+		p    []float64
+		s    *adamState
+	}{{"alpha", e.alpha, &e.adamA}, {"beta", e.beta, &e.adamB}} {
+		i, which := g.s.firstOutOfRange(g.p)
+		switch {
+		case i < 0:
+			continue
+		case which == "":
+			return fmt.Errorf("%s%s[%d] is %v, outside [-%g, %g]", prefix, g.name, i, g.p[i], paramLimit, paramLimit)
+		case which == ".m":
+			return fmt.Errorf("%sadam_%s.m[%d] is %v, outside [-%g, %g]", prefix, g.name, i, g.s.M[i], momentLimit, momentLimit)
+		default:
+			return fmt.Errorf("%sadam_%s.v[%d] is %v, outside [0, %g]", prefix, g.name, i, g.s.V[i], momentLimit*momentLimit)
+		}
+	}
 	return nil
 }
 

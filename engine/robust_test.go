@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -312,6 +313,137 @@ func TestRobustLongRandomRun(t *testing.T) {
 				t.Errorf("%d steps taken + %d refused, want %d", e.Steps(), refused, steps)
 			}
 			t.Logf("%d steps, %d refused with ErrNumeric", steps, refused)
+		})
+	}
+}
+
+// TestStateBounds checks the bounds a state keeps (|α|, |β| <= paramLimit, |m| <= momentLimit,
+// 0 <= v <= momentLimit²): Load refuses a state outside them, a state at the very edge of them still
+// gives finite weights and metrics, every step from it is taken or refused with the engine unchanged,
+// and whatever a step commits saves and loads again.
+func TestStateBounds(t *testing.T) {
+	fresh := func(t *testing.T, extra string) *Engine {
+		t.Helper()
+		cfg, err := ParseConfig([]byte(`{"epochs": 3, "seed": 4` + extra + `}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	t.Run("load refuses", func(t *testing.T) {
+		for _, c := range []struct {
+			name string
+			set  func(e *Engine)
+			want string
+		}{
+			{"alpha 1e160", func(e *Engine) { e.alpha[0] = 1e160 }, "state.alpha[0] is 1e+160"},
+			{"alpha just past", func(e *Engine) { e.alpha[5] = -math.Nextafter(paramLimit, math.Inf(1)) }, "state.alpha[5]"},
+			{"beta", func(e *Engine) { e.beta[3] = 2e12 }, "state.beta[3]"},
+			{"alpha m", func(e *Engine) { e.adamA.M[7] = -1e101 }, "state.adam_alpha.m[7]"},
+			{"beta v", func(e *Engine) { e.adamB.V[2] = 1e201 }, "state.adam_beta.v[2]"},
+			{"negative v", func(e *Engine) { e.adamA.V[1] = -1e-300 }, "state.adam_alpha.v[1]"},
+		} {
+			e := fresh(t, "")
+			c.set(e)
+			_, err := Load(e.Save())
+			if !errors.Is(err, ErrCorruptState) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: Load gave %v, want ErrCorruptState naming %q", c.name, err, c.want)
+			}
+		}
+	})
+	t.Run("at the edge", func(t *testing.T) {
+		e := fresh(t, "")
+		rng := newNormalSource(9)
+		edge := func(limit float64) float64 { return sign(rng.next()) * limit }
+		for i := range e.alpha {
+			e.alpha[i], e.adamA.M[i], e.adamA.V[i] = edge(paramLimit), edge(momentLimit), momentLimit*momentLimit
+		}
+		for _, nd := range e.lay.nodes {
+			for i := nd.edge; nd.learnable() && i < nd.edge+nd.n; i++ {
+				e.beta[i], e.adamB.M[i], e.adamB.V[i] = edge(paramLimit), edge(momentLimit), momentLimit*momentLimit
+			}
+		}
+		loaded, err := Load(e.Save())
+		if err != nil {
+			t.Fatalf("a state at the bounds: %v", err)
+		}
+		if !checkFinite(t, loaded, "at the bounds") {
+			return
+		}
+		nA, nE := loaded.Sizes()
+		gOps, gEdges := extremeGradients(nA), extremeGradients(nE)
+		taken, refused := 0, 0
+		for epoch := 1; epoch <= 3; epoch++ {
+			if err := loaded.SetEpoch(epoch); err != nil {
+				t.Fatal(err)
+			}
+			for gname, gOp := range gOps {
+				for ename, gEdge := range gEdges {
+					where := fmt.Sprintf("epoch %d, grad_op %s, grad_edge %s", epoch, gname, ename)
+					steps := loaded.Steps()
+					if !robustStep(t, loaded, gOp, gEdge, where) {
+						return
+					}
+					if loaded.Steps() == steps {
+						refused++
+						continue
+					}
+					taken++
+					checkRoundTrip(t, loaded, where)
+				}
+			}
+		}
+		t.Logf("%d steps taken, %d refused", taken, refused)
+		if taken == 0 {
+			t.Errorf("no step taken from the edge of the bounds (%d refused)", refused)
+		}
+		// A first moment at its bound over a zero second moment moves β by about lr·1e100/eps: the
+		// state loads, and the step is refused with the engine unchanged.
+		j := -1
+		for _, nd := range loaded.lay.nodes {
+			if nd.learnable() && j < 0 {
+				j = nd.edge
+			}
+		}
+		loaded.adamB.M[j], loaded.adamB.V[j] = momentLimit, 0
+		again, err := Load(loaded.Save())
+		if err != nil {
+			t.Fatalf("m at its bound over v = 0: %v", err)
+		}
+		if err := again.Step(gOps["zero"], gEdges["zero"]); !errors.Is(err, ErrNumeric) {
+			t.Fatalf("a step that would move beta[%d] by 1e100/eps gave %v, want ErrNumeric", j, err)
+		} else {
+			t.Log(err)
+		}
+		robustStep(t, again, gOps["zero"], gEdges["zero"], "m at its bound over v = 0")
+	})
+	for _, c := range []struct{ name, extra, want string }{
+		{"huge lr", `, "optimizer": {"beta": {"lr": 1e300}}`, "beta["},
+		{"huge weight decay", `, "optimizer": {"alpha": {"weight_decay": 1e300}}`, "alpha"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := fresh(t, c.extra)
+			nA, nE := e.Sizes()
+			gOp, gEdge := make([]float32, nA), make([]float32, nE)
+			for i := range gOp {
+				gOp[i] = 0.01 * float32(i%7-3)
+			}
+			for i := range gEdge {
+				gEdge[i] = 0.01 * float32(i%5-2)
+			}
+			before := e.Save()
+			err := e.Step(gOp, gEdge)
+			if !errors.Is(err, ErrNumeric) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Step gave %v, want ErrNumeric naming %q", err, c.want)
+			}
+			if !bytes.Equal(e.Save(), before) {
+				t.Fatal("the refused step changed the engine")
+			}
+			checkRoundTrip(t, e, "after the refused step")
 		})
 	}
 }

@@ -170,7 +170,7 @@ func TestSchemaCoversEngineState(t *testing.T) {
 		"epSteps": "epoch_steps", "history": "history",
 	}
 	// Caches and scratch, rebuilt from the saved state (coef is recomputed when coefEpoch differs).
-	scratch := map[string]bool{"coef": true, "coefEpoch": true, "opW": true, "dAlpha": true, "dBeta": true, "graph": true, "rowMax": true, "rowLog": true}
+	scratch := map[string]bool{"coef": true, "coefEpoch": true, "opW": true, "dAlpha": true, "dBeta": true, "graph": true, "rowMax": true, "rowLog": true, "undo": true, "undoSteps": true}
 	et := reflect.TypeOf(Engine{})
 	for i := 0; i < et.NumField(); i++ {
 		name := et.Field(i).Name

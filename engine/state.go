@@ -222,7 +222,7 @@ func putRecord(b *flatbuffers.Builder, r EpochRecord) flatbuffers.UOffsetT {
 // schema version (ErrVersionMismatch for any version but SchemaVersion), the body's structure (every
 // offset, vtable, vector and string in bounds and aligned, before anything is read or allocated), the
 // meaning of every value (the configuration parses and matches the structured space, lengths match
-// the space, counters and epochs are in range, every number is finite, constant β entries are 1.0,
+// the space, counters and epochs are in range, every number is finite and within the bounds Step keeps (|α|, |β| ≤ 1e12, |m| ≤ 1e100, 0 ≤ v ≤ 1e200), constant β entries are 1.0,
 // the history is consistent), and finally that the bytes are exactly what Save writes for the loaded
 // state. Anything else is refused with an error naming what is wrong; Load never panics and keeps no
 // reference to data.
@@ -485,21 +485,8 @@ func decodeState(st *statefb.State) (*Engine, error) {
 	for i := range e.beta {
 		e.beta[i], e.adamB.M[i], e.adamB.V[i] = st.Beta(i), adamB.M(i), adamB.V(i)
 	}
-	for _, arr := range []struct {
-		name string
-		xs   []float64
-	}{{"alpha", e.alpha}, {"beta", e.beta}, {"adam_alpha.m", e.adamA.M}, {"adam_alpha.v", e.adamA.V},
-		{"adam_beta.m", e.adamB.M}, {"adam_beta.v", e.adamB.V}} {
-		if i := firstNonFinite64(arr.xs); i >= 0 {
-			return nil, corrupt("state.%s[%d] is %v", arr.name, i, arr.xs[i])
-		}
-	}
-	for _, vs := range [][]float64{e.adamA.V, e.adamB.V} {
-		for i, x := range vs {
-			if x < 0 {
-				return nil, corrupt("an Adam second moment v[%d] is negative (%v)", i, x)
-			}
-		}
+	if err := e.checkRanges("state."); err != nil {
+		return nil, corrupt("%v", err)
 	}
 	for _, nd := range e.lay.nodes {
 		if nd.learnable() && cfg.Method == MethodDAAS {

@@ -473,7 +473,7 @@ func TestStateSemanticErrors(t *testing.T) {
 	}{
 		{"alpha NaN", daas, "alpha[3]", func(e *Engine) { e.alpha[3] = math.NaN() }},
 		{"beta Inf", daas, "beta[0]", func(e *Engine) { e.beta[0] = math.Inf(1) }},
-		{"moment negative", daas, "negative", func(e *Engine) { e.adamA.V[1] = -1 }},
+		{"moment negative", daas, "adam_alpha.v[1] is -1, outside [0, 1e+200]", func(e *Engine) { e.adamA.V[1] = -1 }},
 		{"constant beta", daas, "keeps every input", func(e *Engine) { e.beta[len(e.beta)-1] = 0.5 }},
 		{"constant beta moment", daas, "keeps every input", func(e *Engine) { e.adamB.M[len(e.beta)-1] = 1e-3 }},
 		{"darts beta", darts, "keeps every input", func(e *Engine) { e.beta[0] = 1.5 }},

@@ -35,17 +35,13 @@ func TestStressThreads(t *testing.T) {
 
 // TestFuzzLoadABI drives daas_engine_load with DAAS_FUZZ_LOADS random byte strings and mutated valid
 // states (checksum recomputed): only OK, CORRUPT_STATE or VERSION_MISMATCH, a NULL engine and a
-// message on failure, and every accepted state works. Accepted states that have NaN weights or that
-// one step leaves unsaveable are a known engine issue (docs/RELIABILITY.md): logged, and a failure
-// with DAAS_FUZZ_STRICT_FINITE=1.
+// message on failure; every accepted state gives finite weights, saves and reloads, and still does
+// after one step (taken, or refused with NUMERIC).
 func TestFuzzLoadABI(t *testing.T) {
 	n := envCount(t, "DAAS_FUZZ_LOADS", 5_000)
-	failures, known, report := StressFuzzLoad(n, 1)
+	failures, report := StressFuzzLoad(n, 1)
 	t.Log(report)
 	if failures != 0 {
 		t.Errorf("%d failures:\n%s", failures, report)
-	}
-	if known != 0 && os.Getenv("DAAS_FUZZ_STRICT_FINITE") == "1" {
-		t.Errorf("%d accepted states with NaN weights or unsaveable after a step", known)
 	}
 }
