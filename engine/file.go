@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // maxStateFileSize is the size of the largest state Load can accept. A state is one FlatBuffer, and
@@ -26,6 +29,10 @@ const maxStateFileSize int64 = 1 << 31
 // system's error, so errors.Is(err, fs.ErrNotExist) and the like work). The one exception is a
 // failure to flush the folder after the rename: the new state is then in place at path, but may not
 // survive a power loss, and SaveFile still reports ErrIO.
+//
+// A process killed in the middle of SaveFile leaves its temporary file behind (".NAME.HOST-PID.*.tmp").
+// After each successful save, SaveFile removes such leftovers of path written on this machine by a
+// process that no longer exists; files of live processes and of other machines are left alone.
 func (e *Engine) SaveFile(path string) error {
 	return writeFileAtomic(path, e.Save())
 }
@@ -42,7 +49,7 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	if fi, statErr := os.Stat(path); statErr == nil && fi.Mode().IsRegular() {
 		mode = fi.Mode().Perm()
 	}
-	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	f, err := os.CreateTemp(dir, tempPrefix(base)+"*.tmp")
 	if err != nil {
 		return ioError("create a temporary file for", path, err)
 	}
@@ -75,7 +82,40 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	if err := syncDir(dir); err != nil {
 		return ioError("sync the folder of", path, err)
 	}
+	removeStaleTemps(dir, base)
 	return nil
+}
+
+// tempOwner names this process in temporary file names: a hash of the host name and the process id.
+var tempOwner = func() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%08x-%d", crc32.ChecksumIEEE([]byte(host)), os.Getpid())
+}()
+
+// tempPrefix is the start of the name of a temporary file for base that this process writes.
+func tempPrefix(base string) string { return "." + base + "." + tempOwner + "." }
+
+// removeStaleTemps removes the temporary files for base in dir that a process of this machine left
+// behind when it died before renaming them. It is best effort: errors are ignored.
+func removeStaleTemps(dir, base string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	host := tempOwner[:strings.IndexByte(tempOwner, '-')+1]
+	prefix := "." + base + "." + host
+	for _, ent := range entries {
+		name := ent.Name()
+		if !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, ".tmp") || !ent.Type().IsRegular() {
+			continue
+		}
+		pidText, _, ok := strings.Cut(name[len(prefix):], ".")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() || !processGone(pid) {
+			continue
+		}
+		_ = os.Remove(filepath.Join(dir, name))
+	}
 }
 
 // syncDir flushes a folder's entries (a rename in it) to disk.

@@ -4,8 +4,11 @@ package engine
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -52,4 +55,55 @@ func TestSaveFileWriteFailsKeepsEarlierCheckpoint(t *testing.T) {
 		t.Fatal(lerr)
 	}
 	stSameEngine(t, "the earlier checkpoint", early, back)
+}
+
+// TestSaveFileRemovesStaleTemps leaves temporary files as killed saves do and checks that a
+// successful SaveFile removes exactly those of dead processes on this machine: not its own, not a
+// live process's, not another machine's, not another file's.
+func TestSaveFileRemovesStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "search.daas")
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	deadPID := dead.Process.Pid
+	if !processGone(deadPID) {
+		t.Fatalf("pid %d of a finished child still exists", deadPID)
+	}
+	host := tempOwner[:strings.IndexByte(tempOwner, '-')]
+	name := func(base, host string, pid int) string {
+		return "." + base + "." + host + "-" + strconv.Itoa(pid) + ".123456.tmp"
+	}
+	stale := []string{name("search.daas", host, deadPID)}
+	kept := []string{
+		name("search.daas", host, os.Getpid()),   // this process: maybe a save in progress
+		name("search.daas", host, os.Getppid()),  // a live process
+		name("search.daas", "0badc0de", deadPID), // another machine on a shared file system
+		name("other.daas", host, deadPID),        // another checkpoint
+		".search.daas." + host + "-x.123.tmp",    // not a pid
+		".search.daas.123456.tmp",                // the older naming: not ours to judge
+	}
+	for _, n := range append(slices.Clone(stale), kept...) {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fileEngine(t, 1).SaveFile(path); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ent := range entries {
+		got = append(got, ent.Name())
+	}
+	want := append([]string{"search.daas"}, kept...)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("folder after SaveFile:\n got %q\nwant %q", got, want)
+	}
 }

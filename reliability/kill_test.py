@@ -126,7 +126,12 @@ def main() -> int:
                 if rc is not None:
                     failures.append(f"trial {trials}: the worker exited with {rc}")
                     break
-            leftover_tmp += len(glob.glob(os.path.join(tmp, f".trial{trials}.ckpt.*.tmp")))
+            # A killed save leaves its temporary file; the next successful save of the same path
+            # removes those of dead processes, so none is left once a trial has run to its end.
+            left = glob.glob(os.path.join(tmp, f".trial{trials}.ckpt.*.tmp"))
+            leftover_tmp += len(left)
+            if left and rc == 0 and not failures:
+                failures.append(f"trial {trials}: temporary files left after the run completed: {left}")
             ref.close()
             if failures or kills >= args.kills and finish:
                 break
