@@ -103,8 +103,8 @@ reliability: venv $(LIB)
 soak: venv $(LIB)
 	$(PYENV) PY=$(PY) GO=$(GO) bash reliability/soak.sh
 
-## fuzz: run every Go fuzz target for FUZZTIME each.
-fuzz:
+## fuzz: run every Go fuzz target for FUZZTIME each, then daas_engine_load from C on FUZZLOADS inputs.
+fuzz: $(LIB)
 	bash tools/fuzz.sh $(FUZZTIME)
 
 ## bench: Go, C ABI, Python, PyTorch-reference and end-to-end benchmarks -> docs/BENCHMARKS.md (~5 min).

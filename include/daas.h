@@ -160,8 +160,9 @@ daas_status daas_engine_create(const char *config_json, daas_engine **out);
  *   data, len    the state bytes (borrowed; untrusted input is fine).
  *   out          receives the new engine; set to NULL on failure.
  * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT if a pointer is NULL (also with len 0) or len exceeds
- * 2^47; DAAS_E_CORRUPT_STATE if the bytes
- * are not a daas state or fail their checksum (truncated, altered, random); DAAS_E_VERSION_MISMATCH
+ * 2^47; DAAS_E_CORRUPT_STATE if the bytes are not a daas state, fail their checksum (truncated,
+ * altered, random) or hold a value no step writes (NaN, Inf, a number past the bounds that
+ * daas_engine_step keeps, an inconsistent counter); DAAS_E_VERSION_MISMATCH
  * for a state of a schema version this library does not know.
  * Ownership: the caller owns *out and releases it with daas_engine_free. Since 0.1.0. */
 daas_status daas_engine_load(const uint8_t *data, size_t len, daas_engine **out);
@@ -212,8 +213,10 @@ daas_status daas_engine_set_epoch(daas_engine *engine, int32_t epoch);
  *   grad_op, n_alpha    dL/d(op weights), exactly n_alpha floats, [cell][edge][op].
  *   grad_edge, n_edges  dL/d(edge weights), exactly n_edges floats, [cell][edge].
  * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer, an invalid handle or a wrong length;
- * DAAS_E_NUMERIC if a gradient holds NaN or Inf (the message gives the index) - the engine is then
- * left exactly as it was.
+ * DAAS_E_NUMERIC if a gradient holds NaN or Inf, or if the update would take alpha or beta beyond
+ * +-1e12 or an Adam moment beyond 1e100 (second moment 1e200), the bounds every state keeps (the
+ * message gives the index) - the engine is then left exactly as it was. No search reaches these
+ * bounds; a step refuses to leave them so that every state it commits loads again.
  * Needs exclusive access to the engine. Since 0.1.0. */
 daas_status daas_engine_step(daas_engine *engine, const float *grad_op, size_t n_alpha,
                              const float *grad_edge, size_t n_edges);
@@ -262,7 +265,7 @@ daas_status daas_engine_config(const daas_engine *engine, daas_bytes *json_out);
 /* Checkpoint files                                                                               */
 
 /* daas_engine_save_file writes the state (the bytes of daas_engine_save) to the file at path,
- * atomically: the bytes go to a new temporary file in the same folder (named ".<name>.<random>.tmp"),
+ * atomically: the bytes go to a new temporary file in the same folder (".<name>.<host>-<pid>.<random>.tmp"),
  * which is flushed to disk (fsync), closed and renamed over path, and then the folder is flushed.
  * After a crash at any moment, path holds either the earlier file or the complete new state; it is
  * never partly written. A new file gets mode 0644; a file that is replaced keeps its mode.
@@ -274,7 +277,9 @@ daas_status daas_engine_config(const daas_engine *engine, daas_bytes *json_out);
  * create a temporary file for /ckpt/run1.daas: no such file or directory". On failure the temporary
  * file is removed and an earlier file at path is left as it was; the one exception is a failure to
  * flush the folder after the rename, where the new state is already at path (but may not survive a
- * power loss) and DAAS_E_IO is still returned.
+ * power loss) and DAAS_E_IO is still returned. A process killed during a save leaves its temporary
+ * file; each successful save removes those of path left by processes of this machine that no longer
+ * exist.
  * Ownership: nothing is retained. Concurrent saves of one engine, or to one path, are safe (the last
  * rename wins). Since 0.1.0. */
 daas_status daas_engine_save_file(const daas_engine *engine, const char *path);

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs every Go fuzz target of engine/ for DURATION each (`make fuzz FUZZTIME=60s`).
+# Runs every Go fuzz target of engine/ for DURATION each (`make fuzz FUZZTIME=60s`), then drives
+# daas_engine_load in build/libdaas.so from C with FUZZLOADS (default 200000) random and mutated byte
+# strings (reliability/stress.c fuzz; seed FUZZSEED, default the time).
 #
 # Usage: bash tools/fuzz.sh [DURATION]      (default 60s; any -fuzztime value, e.g. 30s or 5000x)
 #
@@ -31,8 +33,22 @@ if [ "$after" != "$before" ]; then
   echo "new corpus entries (failing inputs) in engine/testdata/fuzz; commit them with the fix:"
   diff <(echo "$before") <(echo "$after") | sed -n 's/^> /  /p'
 fi
+if [ -f build/libdaas.so ]; then
+  loads=${FUZZLOADS:-200000}
+  seed=${FUZZSEED:-$(date +%s)}
+  echo "== daas_engine_load from C: $loads inputs, seed $seed"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  ${CC:-cc} -std=gnu11 -O2 -Iinclude reliability/stress.c -Lbuild -ldaas -Wl,-rpath,"$PWD/build" -lpthread -lm -o "$tmp/stress"
+  if ! "$tmp/stress" fuzz "$loads" "$seed"; then
+    failed+=("C load fuzz (seed $seed)")
+  fi
+else
+  echo "fuzz.sh: build/libdaas.so missing (make lib): the C load fuzz did not run" >&2
+  failed+=("C load fuzz (no library)")
+fi
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz.sh: failures in: ${failed[*]}" >&2
   exit 1
 fi
-echo "fuzz.sh: all targets ran $duration without failures"
+echo "fuzz.sh: all targets ran $duration, and the C load fuzz $loads inputs, without failures"
