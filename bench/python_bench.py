@@ -61,8 +61,7 @@ def measure(factor: int, repeats: int, with_torch: bool) -> Dict[str, Any]:
 
     fns = {"raw_weights": lambda: gw(h, p_op, n_a, p_edge, n_e), "raw_step": lambda: st(h, p_ga, n_a, p_ge, n_e),
            "raw_pair": raw_pair, "engine_weights_numpy": lambda: eng.weights(out=(op, edge)),
-           "engine_step_numpy": lambda: eng.step(ga, ge), "engine_pair_numpy": pair_np,
-           "lean_pair_numpy": lean_pair(eng, op, edge, ga, ge)}
+           "engine_step_numpy": lambda: eng.step(ga, ge), "engine_pair_numpy": pair_np}
     if with_torch:
         import torch
 
@@ -92,55 +91,14 @@ def measure(factor: int, repeats: int, with_torch: bool) -> Dict[str, Any]:
     return res
 
 
-def lean_pair(eng: Any, op: np.ndarray, edge: np.ndarray, ga: np.ndarray, ge: np.ndarray) -> Any:
-    """A prototype of the fix proposed for engine.py: the same checks (type, dtype, contiguity,
-    writability, length through the library), the lock and the status check, but float* parameters
-    declared c_void_p and given the address as an int read with c_char.from_buffer (0.3 us) instead of
-    ndarray.ctypes.data (0.9 us) + ctypes.cast into POINTER(c_float) (1 us)."""
-    from daas import _library
-
-    lib = ctypes.CDLL(_library.path())
-    vp, sz = ctypes.c_void_p, ctypes.c_size_t
-    for name in ("daas_engine_get_weights", "daas_engine_step"):
-        fn = getattr(lib, name)
-        fn.argtypes, fn.restype = [vp, vp, sz, vp, sz], ctypes.c_int32
-    gw, st = lib.daas_engine_get_weights, lib.daas_engine_step
-    f32 = np.dtype(np.float32)
-    lock = threading.Lock()
-    h = ctypes.cast(eng._handle, ctypes.c_void_p).value
-
-    def addr_out(x: np.ndarray) -> int:
-        if type(x) is not np.ndarray or x.dtype is not f32 or not x.flags.c_contiguous:
-            raise TypeError("want a C-contiguous float32 array")
-        return ctypes.addressof(ctypes.c_char.from_buffer(x))  # refuses read-only arrays itself
-
-    def addr_in(x: np.ndarray) -> int:
-        if type(x) is not np.ndarray or x.dtype is not f32 or not x.flags.c_contiguous:
-            raise TypeError("want a C-contiguous float32 array")
-        return ctypes.addressof(ctypes.c_char.from_buffer(x)) if x.flags.writeable else x.ctypes.data
-
-    def pair() -> None:
-        a, b = addr_out(op), addr_out(edge)
-        with lock:
-            if gw(h, a, op.size, b, edge.size):
-                raise RuntimeError("get_weights failed")
-        a, b = addr_in(ga), addr_in(ge)
-        with lock:
-            if st(h, a, ga.size, b, ge.size):
-                raise RuntimeError("step failed")
-
-    return pair
-
-
 def pieces(eng: Any, arr: np.ndarray, grad: np.ndarray, repeats: int) -> Dict[str, float]:
     """The steps of engine.py's call path, each timed alone (median us per call)."""
     from daas import _library
-    from daas.engine import _float_ptr, _input_buffer, _output_buffer
+    from daas.engine import _fast_address, _input_buffer, _output_buffer
 
     lib = _library.get()
     lock = threading.Lock()
     addr = arr.ctypes.data
-    fp = _float_ptr(addr)
     n_a, n_e = eng.sizes
     h = eng._handle
     ep = ctypes.c_int32()
@@ -154,16 +112,17 @@ def pieces(eng: Any, arr: np.ndarray, grad: np.ndarray, repeats: int) -> Dict[st
     return {
         "numpy .ctypes.data": t(lambda: arr.ctypes.data),
         "numpy __array_interface__['data'][0]": t(lambda: arr.__array_interface__["data"][0]),
-        "_float_ptr (ctypes.cast of c_void_p)": t(lambda: _float_ptr(addr)),
+        "c_char.from_buffer address": t(lambda: ctypes.addressof(ctypes.c_char.from_buffer(arr))),
+        "_fast_address(numpy)": t(lambda: _fast_address(arr)),
         "_output_buffer(numpy)": t(lambda: _output_buffer(arr, "x")),
         "_input_buffer(numpy)": t(lambda: _input_buffer(grad, "x")),
         "_library.get() (pid check)": t(_library.get),
         "os.getpid()": t(os.getpid),
         "with threading.Lock()": t(locked),
         "Engine._open (lock held)": t(eng._open),
-        "declared call, POINTER(c_float) arg + errcheck (epoch)": t(lambda: declared_epoch(h, ctypes.byref(ep))),
+        "declared call + errcheck (epoch)": t(lambda: declared_epoch(h, ctypes.byref(ep))),
         "Engine.sizes property": t(lambda: eng.sizes),
-        "declared get_weights with prebuilt pointers": t(lambda: lib.daas_engine_get_weights(h, fp, n_a, fp, n_e)),
+        "declared get_weights with int addresses": t(lambda: lib.daas_engine_get_weights(h, addr, n_a, addr, n_e)),
     }
 
 

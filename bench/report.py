@@ -327,7 +327,7 @@ def main() -> int:
     w("")
     w(LATENCY_NOTES)
     w("")
-    w("## What limits the missed targets")
+    w("## What limits the targets")
     w("")
     if not targets[0][2]:
         w(f"**Go step: {fmt_ns(step1)} median, {fmt_ns(g('BenchmarkStep/darts-x1', 'best ns/op'))} best run "
@@ -339,12 +339,13 @@ def main() -> int:
           "'^BenchmarkStep$' ./engine/` gave 4.3 µs for darts. Run `make bench` on a quiet machine to check the "
           "target; what remains beyond that is the price of bit-identical `dexp`/`dlog` over `math.Exp`/`math.Log`.")
         w("")
-    w(WRAPPER_NOTES.format(ptr=pc["_float_ptr (ctypes.cast of c_void_p)"], data=pc["numpy .ctypes.data"],
-                           decl=pc["declared call, POINTER(c_float) arg + errcheck (epoch)"],
-                           lock=pc["with threading.Lock()"] + pc["Engine._open (lock held)"],raw=py1["raw_pair"]["median_us"], eng=py1["engine_pair_numpy"]["median_us"],
-                           lean=py1["lean_pair_numpy"]["median_us"], adds=py1["wrapper_adds_us"],
-                           lean_adds=py1["lean_pair_numpy"]["median_us"] - py1["raw_pair"]["median_us"],
-                           rawtriv=py1["raw_trivial_epoch"]["median_us"]))
+    w(WRAPPER_NOTES.format(fast=pc["_fast_address(numpy)"], data=pc["numpy .ctypes.data"],
+                           view=pc["c_char.from_buffer address"],
+                           decl=pc["declared call + errcheck (epoch)"],
+                           lock=pc["with threading.Lock()"] + pc["Engine._open (lock held)"],
+                           raw=py1["raw_pair"]["median_us"], eng=py1["engine_pair_numpy"]["median_us"],
+                           torch=py1.get("engine_pair_torch", {}).get("median_us", float("nan")),
+                           adds=py1["wrapper_adds_us"], rawtriv=py1["raw_trivial_epoch"]["median_us"]))
     w("")
     w("Pieces of the wrapper's call path, each timed alone (µs per call, from `python.json`):")
     w("")
@@ -401,23 +402,19 @@ wrapper's Python most):
 
 WRAPPER_NOTES = """\
 **Python wrapper: adds {adds:.1f} µs per step (target ≤ 10 µs).** Engine.weights + Engine.step cost {eng:.1f} µs
-against {raw:.1f} µs for the same two C calls made bare. Where it goes (table below, cProfile and line timing): per
-buffer, `_output_buffer`/`_input_buffer` spend {data:.1f} µs in `ndarray.ctypes.data` and {ptr:.1f} µs in
-`_float_ptr` (`ctypes.cast(ctypes.c_void_p(addr), POINTER(c_float))`); the declared functions convert those
-`POINTER(c_float)` arguments and run a Python `errcheck` (a declared trivial call costs {decl:.1f} µs against
-{rawtriv:.1f} µs bare); the lock and `_open` add {lock:.1f} µs per call. On a quiet machine the wrapper added 13–14 µs
-(Engine.step 11 µs vs 5.3 µs bare, weights(out=) 10.4 µs vs 2.6 µs bare); a loaded one inflates it further, since
-the interpreter's longer path suffers most from shared caches. The fix belongs in `bindings/python/daas/engine.py` and
-`_raw.py` (not bench/'s files, so not made here):
-1. declare the `float *` parameters of `daas_engine_get_weights`, `daas_engine_step`, `get_alpha`, `get_beta`
-   as `ctypes.c_void_p` in `_raw.declare` and pass plain int addresses (drop `_float_ptr`);
-2. read a numpy array's address with `ctypes.addressof(ctypes.c_char.from_buffer(x))` (0.3 µs on a quiet
-   machine; it also refuses read-only arrays, which `_output_buffer` wants) instead of `x.ctypes.data` (0.9 µs); for read-only inputs keep
-   `x.ctypes.data`; torch tensors already use the fast `data_ptr()`;
-3. check the dtype with `x.dtype is _F32` (a cached `np.dtype(np.float32)`) and tensors with `x.is_cpu` rather
-   than `x.device.type` (0.05 vs 0.3 µs).
-A prototype of 1–2 with the same checks, lock and status test (`lean_pair` in bench/python_bench.py) costs
-{lean:.1f} µs, i.e. adds {lean_adds:.1f} µs over the bare calls: within the target."""
+with numpy arrays ({torch:.1f} µs with CPU torch tensors) against {raw:.1f} µs for the same two C calls made bare.
+The first `make bench` measured 13–14 µs here: each buffer went through `ndarray.ctypes.data` and a
+`ctypes.cast` to `POINTER(c_float)`, and ctypes converted those pointer arguments again on every call. Now
+(`bindings/python/daas/engine.py`, `_raw.py`) the `float *` parameters are declared `c_void_p` and get plain int
+addresses; a numpy array's address comes from `ctypes.c_char.from_buffer` ({view:.2f} µs against {data:.2f} µs for
+`.ctypes.data`; it also refuses read-only and non-contiguous buffers, which is half the checking), its dtype is
+compared by identity with the cached float32 dtype, and a tensor is checked with `is_cpu`, `dtype is
+torch.float32` and `is_contiguous()` before `data_ptr()`. Anything that fails these cheap checks (a read-only
+gradient, float64, a strided view, a CUDA tensor) falls through to the full checks, with the same copies,
+warnings and errors as before. What remains is the price of a safe call from Python: `_fast_address`
+({fast:.2f} µs per buffer), the engine's lock and closed check ({lock:.2f} µs per call) and the declared call with its
+`errcheck`, which turns a status into an exception at once ({decl:.2f} µs for a trivial call against {rawtriv:.2f} µs
+bare)."""
 
 
 if __name__ == "__main__":

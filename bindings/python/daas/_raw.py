@@ -14,7 +14,7 @@ refuses to run in a forked child. Ownership follows the header: inputs are borro
 from __future__ import annotations
 
 import ctypes
-from ctypes import POINTER, c_char_p, c_int32, c_size_t, c_uint8, c_uint32, c_float
+from ctypes import POINTER, c_char_p, c_int32, c_size_t, c_uint8, c_uint32, c_void_p
 from typing import Any
 
 from .errors import error_from_status
@@ -88,22 +88,27 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     # daas_status daas_engine_sizes(const daas_engine *engine, size_t *n_alpha_out, size_t *n_edges_out);
     status_fn("daas_engine_sizes", daas_engine_p, POINTER(c_size_t), POINTER(c_size_t))
 
+    # The float buffers (float *, const float *) are declared c_void_p: callers pass the data address
+    # as an int (ndarray.ctypes.data, Tensor.data_ptr()) or any ctypes array or pointer. An int
+    # converts at a fraction of the cost of casting it to POINTER(c_float) on every call, and these
+    # are the per-step calls.
+
     # daas_status daas_engine_get_alpha(const daas_engine *engine, float *out, size_t n_alpha);
-    status_fn("daas_engine_get_alpha", daas_engine_p, POINTER(c_float), c_size_t)
+    status_fn("daas_engine_get_alpha", daas_engine_p, c_void_p, c_size_t)
 
     # daas_status daas_engine_get_beta(const daas_engine *engine, float *out, size_t n_edges);
-    status_fn("daas_engine_get_beta", daas_engine_p, POINTER(c_float), c_size_t)
+    status_fn("daas_engine_get_beta", daas_engine_p, c_void_p, c_size_t)
 
     # daas_status daas_engine_get_weights(const daas_engine *engine, float *op_out, size_t n_alpha,
     #                                     float *edge_out, size_t n_edges);
-    status_fn("daas_engine_get_weights", daas_engine_p, POINTER(c_float), c_size_t, POINTER(c_float), c_size_t)
+    status_fn("daas_engine_get_weights", daas_engine_p, c_void_p, c_size_t, c_void_p, c_size_t)
 
     # daas_status daas_engine_set_epoch(daas_engine *engine, int32_t epoch);
     status_fn("daas_engine_set_epoch", daas_engine_p, c_int32)
 
     # daas_status daas_engine_step(daas_engine *engine, const float *grad_op, size_t n_alpha,
     #                              const float *grad_edge, size_t n_edges);
-    status_fn("daas_engine_step", daas_engine_p, POINTER(c_float), c_size_t, POINTER(c_float), c_size_t)
+    status_fn("daas_engine_step", daas_engine_p, c_void_p, c_size_t, c_void_p, c_size_t)
 
     # daas_status daas_engine_discretize(const daas_engine *engine, daas_bytes *genotype_json_out);
     status_fn("daas_engine_discretize", daas_engine_p, POINTER(daas_bytes))

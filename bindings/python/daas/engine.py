@@ -24,7 +24,6 @@ Config = Union[None, str, bytes, Mapping[str, Any]]
 StateSource = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
 FloatArray = npt.NDArray[np.float32]
 
-_c_float_p = ctypes.POINTER(ctypes.c_float)
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 
@@ -36,25 +35,55 @@ class Sizes(NamedTuple):
     n_edges: int
 
 
+_F32 = np.dtype(np.float32)  # numpy's float32 dtype is a singleton: checked with `is`
+_addressof, _char_view = ctypes.addressof, ctypes.c_char.from_buffer
+_Tensor: Any = None  # torch.Tensor, recorded the first time a tensor is seen (torch is optional)
+_torch_f32: Any = None
+
+
 def _is_torch_tensor(x: Any) -> bool:
-    return type(x).__module__.split(".")[0] == "torch" and hasattr(x, "data_ptr")
+    global _Tensor, _torch_f32
+    if type(x).__module__.split(".")[0] == "torch" and hasattr(x, "data_ptr"):
+        if _Tensor is None:
+            import torch  # already imported by whoever made x
+
+            _Tensor, _torch_f32 = torch.Tensor, torch.float32
+        return True
+    return False
 
 
-def _float_ptr(addr: int) -> Any:
-    return ctypes.cast(ctypes.c_void_p(addr), _c_float_p)
+def _fast_address(x: Any) -> Optional[int]:
+    """The data address of x when it is, by the cheapest checks, a writable, C-contiguous, aligned
+    float32 numpy array or a contiguous float32 CPU torch tensor (exact types); None otherwise, and
+    the full checks below then decide. This is the per-step path, so each check is the cheapest
+    that numpy and torch offer: c_char.from_buffer refuses read-only and non-contiguous buffers."""
+    t = type(x)
+    if t is np.ndarray:
+        if x.dtype is _F32:
+            try:
+                addr: int = _addressof(_char_view(x))
+            except (TypeError, ValueError):  # read-only, not C-contiguous, or empty
+                return None
+            return addr if addr & 3 == 0 else None
+    elif t is _Tensor and x.is_cpu and x.dtype is _torch_f32 and x.is_contiguous():
+        return int(x.data_ptr())
+    return None
 
 
-def _input_buffer(x: Any, name: str) -> Tuple[Any, Any, int]:
-    """Return (keep-alive object, float* pointer, length) for a read-only float32 buffer.
+def _input_buffer(x: Any, name: str) -> Tuple[Any, int, int]:
+    """Return (keep-alive object, data address, length) for a read-only float32 buffer.
 
     A float32 C-contiguous numpy array or CPU torch tensor is passed as it is (no copy); anything
     else is converted once to a contiguous float32 array, with a CopyWarning. Tensors on another
     device are refused: daas reads host memory and will not copy from a GPU behind your back.
     """
+    addr = _fast_address(x)
+    if addr is not None:
+        return x, addr, x.size if type(x) is np.ndarray else x.numel()
     if isinstance(x, np.ndarray):
         if x.dtype == np.float32 and x.flags.c_contiguous and x.flags.aligned:
-            return x, _float_ptr(x.ctypes.data), x.size
-        conv = np.ascontiguousarray(x, dtype=np.float32)
+            return x, x.ctypes.data, x.size
+        conv = np.require(x, np.float32, ["C", "A"])
     elif _is_torch_tensor(x):
         if x.device.type != "cpu":
             raise ValueError(
@@ -62,7 +91,7 @@ def _input_buffer(x: Any, name: str) -> Tuple[Any, Any, int]:
                 f"{name}.cpu() (an explicit device-to-host copy)"
             )
         if str(x.dtype) == "torch.float32" and x.is_contiguous():
-            return x, _float_ptr(x.data_ptr()), x.numel()
+            return x, x.data_ptr(), x.numel()
         import torch  # only reached with a torch tensor in hand
 
         conv_t = x.detach().to(dtype=torch.float32).contiguous()
@@ -72,7 +101,7 @@ def _input_buffer(x: Any, name: str) -> Tuple[Any, Any, int]:
             CopyWarning,
             stacklevel=3,
         )
-        return conv_t, _float_ptr(conv_t.data_ptr()), conv_t.numel()
+        return conv_t, conv_t.data_ptr(), conv_t.numel()
     else:
         try:
             conv = np.ascontiguousarray(x, dtype=np.float32)
@@ -84,19 +113,22 @@ def _input_buffer(x: Any, name: str) -> Tuple[Any, Any, int]:
         CopyWarning,
         stacklevel=3,
     )
-    return conv, _float_ptr(conv.ctypes.data), conv.size
+    return conv, conv.ctypes.data, conv.size
 
 
-def _output_buffer(x: Any, name: str) -> Tuple[Any, int]:
-    """Return (float* pointer, length) for a buffer the library writes into, checked in full."""
+def _output_buffer(x: Any, name: str) -> Tuple[int, int]:
+    """Return (data address, length) for a buffer the library writes into, checked in full."""
+    addr = _fast_address(x)
+    if addr is not None:
+        return addr, x.size if type(x) is np.ndarray else x.numel()
     if isinstance(x, np.ndarray):
         if x.dtype != np.float32:
             raise InvalidArgumentError(E_INVALID_ARGUMENT, f"daas: {name}: dtype {x.dtype}, want float32")
         if not (x.flags.c_contiguous and x.flags.aligned):
-            raise InvalidArgumentError(E_INVALID_ARGUMENT, f"daas: {name}: must be C-contiguous")
+            raise InvalidArgumentError(E_INVALID_ARGUMENT, f"daas: {name}: must be C-contiguous and aligned")
         if not x.flags.writeable:
             raise InvalidArgumentError(E_INVALID_ARGUMENT, f"daas: {name}: array is read-only")
-        return _float_ptr(x.ctypes.data), x.size
+        return x.ctypes.data, x.size
     if _is_torch_tensor(x):
         if x.device.type != "cpu":
             raise ValueError(
@@ -107,7 +139,7 @@ def _output_buffer(x: Any, name: str) -> Tuple[Any, int]:
             raise InvalidArgumentError(E_INVALID_ARGUMENT, f"daas: {name}: dtype {x.dtype}, want torch.float32")
         if not x.is_contiguous():
             raise InvalidArgumentError(E_INVALID_ARGUMENT, f"daas: {name}: tensor must be contiguous")
-        return _float_ptr(x.data_ptr()), x.numel()
+        return x.data_ptr(), x.numel()
     raise TypeError(f"daas: {name} must be a float32 numpy array or CPU torch tensor, got {type(x).__name__}")
 
 
@@ -230,7 +262,7 @@ class Engine:
         out = np.empty(self._sizes.n_alpha, dtype=np.float32)
         with self._lock:
             lib, h = self._open()
-            lib.daas_engine_get_alpha(h, _float_ptr(out.ctypes.data), out.size)
+            lib.daas_engine_get_alpha(h, out.ctypes.data, out.size)
         return out
 
     @property
@@ -239,7 +271,7 @@ class Engine:
         out = np.empty(self._sizes.n_edges, dtype=np.float32)
         with self._lock:
             lib, h = self._open()
-            lib.daas_engine_get_beta(h, _float_ptr(out.ctypes.data), out.size)
+            lib.daas_engine_get_beta(h, out.ctypes.data, out.size)
         return out
 
     def weights(self, out: Optional[Tuple[Any, Any]] = None) -> Tuple[Any, Any]:

@@ -114,6 +114,12 @@ def test_weights_in_place(engine):
     engine.weights(out=(t_op, t_edge))
     np.testing.assert_array_equal(t_op.numpy(), op)
     np.testing.assert_array_equal(t_edge.numpy(), edge)
+    # subclasses (a Parameter, an ndarray subclass) take the full checks and work the same
+    p_op = torch.nn.Parameter(torch.zeros(196), requires_grad=False)
+    m_edge = np.zeros(28, np.float32).view(np.ma.MaskedArray)
+    engine.weights(out=(p_op, m_edge))
+    np.testing.assert_array_equal(p_op.detach().numpy(), op)
+    np.testing.assert_array_equal(np.asarray(m_edge), edge)
 
 
 @pytest.mark.parametrize(
@@ -123,12 +129,15 @@ def test_weights_in_place(engine):
         (np.zeros((196, 2), np.float32)[:, 0], daas.InvalidArgumentError, "contiguous"),
         (np.zeros(195, np.float32), daas.InvalidArgumentError, "195"),
         (np.broadcast_to(np.zeros(1, np.float32), (196,)), daas.InvalidArgumentError, "contiguous|read-only"),
+        (np.zeros(196, ">f4"), daas.InvalidArgumentError, "float32"),
+        (np.frombuffer(bytearray(4 * 196 + 1), np.float32, 196, offset=1), daas.InvalidArgumentError, "aligned"),
+        (np.zeros(0, np.float32), daas.InvalidArgumentError, "0"),
         (torch.zeros(196, dtype=torch.float64), daas.InvalidArgumentError, "float32"),
         (torch.zeros(196, 2)[:, 0], daas.InvalidArgumentError, "contiguous"),
         (torch.zeros(196, device="meta"), ValueError, "meta"),
         ([0.0] * 196, TypeError, "list"),
     ],
-    ids=["float64", "strided", "short", "readonly", "torch-float64", "torch-strided", "torch-device", "list"],
+    ids=["float64", "strided", "short", "readonly", "big-endian", "unaligned", "empty", "torch-float64", "torch-strided", "torch-device", "list"],
 )
 def test_weights_out_is_checked(engine, bad, exc, match):
     before = engine.save()
@@ -189,6 +198,12 @@ def test_step_passes_float32_numpy_without_copy(engine, rng, monkeypatch):
     # a 2-D C-contiguous view is fine too
     engine.step(g_op.reshape(28, 7), g_edge.reshape(2, 14))
     assert spy.calls[1] == (g_op.ctypes.data, 196, g_edge.ctypes.data, 28)
+    # and so are read-only arrays (the library only reads them)
+    g_op.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        engine.step(g_op, g_edge)
+    assert spy.calls[2] == (g_op.ctypes.data, 196, g_edge.ctypes.data, 28)
 
 
 def test_step_passes_cpu_tensors_without_copy(engine, rng, monkeypatch):
@@ -209,6 +224,15 @@ def _state_after_step(g_op, g_edge):
         return eng.save(), [x.category for x in w]
 
 
+def _unaligned(x):
+    """A float32 copy of x whose data address is not a multiple of 4."""
+    buf = bytearray(4 * x.size + 1)
+    out = np.frombuffer(buf, np.float32, x.size, offset=1)
+    out[:] = x
+    assert not out.flags.aligned
+    return out
+
+
 def test_other_inputs_are_converted_once(rng):
     g_op, g_edge = random_grads(daas.Engine(SMALL), rng)
     want, warned = _state_after_step(g_op, g_edge)
@@ -219,6 +243,8 @@ def test_other_inputs_are_converted_once(rng):
         (np.repeat(g_op, 2)[::2], np.repeat(g_edge, 2)[::2]),  # strided views
         (torch.from_numpy(g_op).double(), torch.from_numpy(g_edge)),
         (torch.from_numpy(np.repeat(g_op, 2))[::2], torch.from_numpy(g_edge)),
+        (g_op.astype(">f4"), g_edge),  # float32, but not in the machine's byte order
+        (_unaligned(g_op), _unaligned(g_edge)),
     ]
     for op, edge in variants:
         got, warned = _state_after_step(op, edge)
