@@ -26,6 +26,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import command_line, machine, write_json  # noqa: E402
 from torch_reference import TorchArch  # noqa: E402
+from daas.torch.search import architecture_step, weight_step  # noqa: E402
 
 EPOCHS, EPOCH = 30, 20  # a 30-epoch search, measured at an epoch where every loss term is on
 
@@ -38,15 +39,9 @@ def make_batches(seed: int):
     return data, itertools.cycle(list(zip(train, val))), min(len(train), len(val))
 
 
-def weight_step(model, opt, x, y, op_w, edge_w) -> None:
-    opt.zero_grad(set_to_none=True)
-    loss = F.cross_entropy(model(x, op_w, edge_w), y)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-    opt.step()
-
-
 class DaasLoop:
+    """daas.torch.search's own step: architecture_step, then weight_step."""
+
     def __init__(self, eng, model) -> None:
         self.eng, self.model = eng, model
         n_a, n_e = eng.sizes
@@ -56,19 +51,8 @@ class DaasLoop:
     def step(self, batch) -> float:
         """One search step; returns the seconds spent in daas calls."""
         (xt, yt), (xv, yv) = batch
-        d0 = time.perf_counter()
-        self.eng.weights(out=(self.op, self.edge))
-        d = time.perf_counter() - d0
-        op_t = torch.from_numpy(self.op).requires_grad_(True)
-        edge_t = torch.from_numpy(self.edge).requires_grad_(True)
-        loss = F.cross_entropy(self.model(xv, op_t, edge_t), yv)
-        g_op, g_edge = torch.autograd.grad(loss, (op_t, edge_t))
-        g_op, g_edge = g_op.contiguous().numpy(), g_edge.contiguous().numpy()
-        d0 = time.perf_counter()
-        self.eng.step(g_op, g_edge)
-        self.eng.weights(out=(self.op, self.edge))
-        d += time.perf_counter() - d0
-        weight_step(self.model, self.opt, xt, yt, torch.from_numpy(self.op), torch.from_numpy(self.edge))
+        _, d = architecture_step(self.eng, self.model, xv, yv, self.op, self.edge)
+        weight_step(self.model, self.opt, xt, yt, torch.from_numpy(self.op), torch.from_numpy(self.edge), 5.0)
         return d
 
 
@@ -102,7 +86,7 @@ class TorchLoop:
         with torch.no_grad():
             p, w, _, _ = self.arch.relax()
         a += time.perf_counter() - a0
-        weight_step(self.model, self.opt, xt, yt, p, w)
+        weight_step(self.model, self.opt, xt, yt, p, w, 5.0)
         return a
 
 

@@ -37,7 +37,7 @@ from .data import Batches, Dataset, load_digits, load_npz
 from .evaluate import discretization_gap, genotype_dict
 from .model import Network, SpaceSpec
 
-__all__ = ["SearchResult", "search", "scaled_config", "run_search", "main"]
+__all__ = ["SearchResult", "search", "architecture_step", "weight_step", "scaled_config", "run_search", "main"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -72,6 +72,47 @@ def _record(engine: Any, epoch: int, op_w: np.ndarray, edge_w: np.ndarray, **ext
                            "edge_weights": edge_w.astype(float).tolist(), "metrics": engine.metrics()}
     rec.update(extra)
     return rec
+
+
+def architecture_step(engine: Any, model: Network, x: torch.Tensor, y: torch.Tensor, op_np: np.ndarray,
+                      edge_np: np.ndarray) -> Tuple[torch.Tensor, float]:
+    """One first-order architecture step on the batch ``(x, y)`` (already on the model's device).
+
+    Fills ``op_np``/``edge_np`` (float32 host buffers of the engine's sizes) with the current mixing
+    weights, takes the cross-entropy's gradients with respect to them alone (the supernet's own
+    gradients are not touched), hands those to :meth:`daas.Engine.step` and refills the buffers with the
+    updated weights. Returns the detached logits and the seconds spent in daas calls.
+    """
+    device = x.device
+    d0 = time.perf_counter()
+    engine.weights(out=(op_np, edge_np))
+    d_time = time.perf_counter() - d0
+    op_t = torch.from_numpy(op_np).to(device).requires_grad_(True)
+    edge_t = torch.from_numpy(edge_np).to(device).requires_grad_(True)
+    logits = model(x, op_t, edge_t)
+    g_op, g_edge = torch.autograd.grad(F.cross_entropy(logits, y), (op_t, edge_t), allow_unused=True)
+    g_op = torch.zeros_like(op_t) if g_op is None else g_op
+    g_edge = torch.zeros_like(edge_t) if g_edge is None else g_edge
+    g_op_np = g_op.detach().to("cpu", torch.float32).contiguous().numpy()
+    g_edge_np = g_edge.detach().to("cpu", torch.float32).contiguous().numpy()
+    d0 = time.perf_counter()
+    engine.step(g_op_np, g_edge_np)
+    engine.weights(out=(op_np, edge_np))
+    return logits.detach(), d_time + time.perf_counter() - d0
+
+
+def weight_step(model: Network, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                op_w: torch.Tensor, edge_w: torch.Tensor, grad_clip: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """One step of the supernet's weights on ``(x, y)`` with the mixing weights held fixed: cross-entropy,
+    backward, gradient norm clipped to ``grad_clip``, ``optimizer.step()``. Returns the detached loss
+    and logits."""
+    optimizer.zero_grad(set_to_none=True)
+    logits = model(x, op_w, edge_w)
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return loss.detach(), logits.detach()
 
 
 def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epochs: int,
@@ -112,36 +153,14 @@ def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epoch
         for (xt, yt), (xv, yv) in zip(train, val):
             t0 = time.perf_counter()
             xt, yt, xv, yv = (t.to(device, non_blocking=True) for t in (xt, yt, xv, yv))
-            # 1. architecture step on the validation batch
-            d0 = time.perf_counter()
-            engine.weights(out=(op_np, edge_np))
-            d_time = time.perf_counter() - d0
-            op_t = torch.from_numpy(op_np).to(device).requires_grad_(True)
-            edge_t = torch.from_numpy(edge_np).to(device).requires_grad_(True)
-            logits = model(xv, op_t, edge_t)
-            arch_loss = F.cross_entropy(logits, yv)
-            g_op, g_edge = torch.autograd.grad(arch_loss, (op_t, edge_t), allow_unused=True)
-            g_op = torch.zeros_like(op_t) if g_op is None else g_op
-            g_edge = torch.zeros_like(edge_t) if g_edge is None else g_edge
-            g_op_np = g_op.detach().to("cpu", torch.float32).contiguous().numpy()
-            g_edge_np = g_edge.detach().to("cpu", torch.float32).contiguous().numpy()
-            val_correct += float((logits.detach().argmax(1) == yv).sum())
+            # 1. architecture step on the validation batch; 2. weight step on the training batch
+            val_logits, d_time = architecture_step(engine, model, xv, yv, op_np, edge_np)
+            val_correct += float((val_logits.argmax(1) == yv).sum())
             val_seen += yv.numel()
-            d0 = time.perf_counter()
-            engine.step(g_op_np, g_edge_np)
-            # 2. weight step on the training batch, with the updated architecture weights
-            engine.weights(out=(op_np, edge_np))
-            d_time += time.perf_counter() - d0
-            op_w = torch.from_numpy(op_np).to(device)
-            edge_w = torch.from_numpy(edge_np).to(device)
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(xt, op_w, edge_w)
-            loss = F.cross_entropy(logits, yt)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            optimizer.step()
-            loss_sum += float(loss.detach()) * yt.numel()
-            correct += float((logits.detach().argmax(1) == yt).sum())
+            loss, logits = weight_step(model, optimizer, xt, yt, torch.from_numpy(op_np).to(device),
+                                       torch.from_numpy(edge_np).to(device), grad_clip)
+            loss_sum += float(loss) * yt.numel()
+            correct += float((logits.argmax(1) == yt).sum())
             seen += yt.numel()
             if on_cuda:
                 torch.cuda.synchronize(device)
