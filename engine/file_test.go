@@ -19,7 +19,7 @@ import (
 // fileEngine is a small engine some steps into its search.
 func fileEngine(t *testing.T, seed uint64) *Engine {
 	t.Helper()
-	e := stEngine(t, stConfigs[2].json)
+	e := mustEngine(t, stConfigs[2].json)
 	g := stGrads{state: seed}
 	stRun(t, e, &g, 1, 3, 2)
 	return e

@@ -92,16 +92,8 @@ func TestSaveFileRemovesStaleTemps(t *testing.T) {
 	if err := fileEngine(t, 1).SaveFile(path); err != nil {
 		t.Fatal(err)
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, ent := range entries {
-		got = append(got, ent.Name())
-	}
+	got := dirNames(t, dir)
 	want := append([]string{"search.daas"}, kept...)
-	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("folder after SaveFile:\n got %q\nwant %q", got, want)

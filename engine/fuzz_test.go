@@ -235,7 +235,7 @@ func fuzzSeeds(t *testing.T) map[string][]byte {
 		if i >= 6 { // the graph path's states look like the fast path's; keep the corpus small
 			break
 		}
-		e := stEngine(t, c.json)
+		e := mustEngine(t, c.json)
 		g := stGrads{state: uint64(i)}
 		stRun(t, e, &g, 1, 3, 2)
 		states[fmt.Sprintf("state-%02d-%s", i, strings.ReplaceAll(c.name, "/", "-"))] = e.Save()

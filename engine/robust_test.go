@@ -324,15 +324,7 @@ func TestRobustLongRandomRun(t *testing.T) {
 func TestStateBounds(t *testing.T) {
 	fresh := func(t *testing.T, extra string) *Engine {
 		t.Helper()
-		cfg, err := ParseConfig([]byte(`{"epochs": 3, "seed": 4` + extra + `}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
+		return mustEngine(t, `{"epochs": 3, "seed": 4`+extra+`}`)
 	}
 	t.Run("load refuses", func(t *testing.T) {
 		for _, c := range []struct {

@@ -223,7 +223,7 @@ func stateSummary(e *Engine) string {
 // paths and the summaries the readers must print.
 func foreignReaderStates(t *testing.T, dir string) (paths []string, want string) {
 	for i, c := range stConfigs {
-		e := stEngine(t, c.json)
+		e := mustEngine(t, c.json)
 		g := stGrads{state: uint64(i)}
 		stRun(t, e, &g, 1, 3, 2)
 		p := filepath.Join(dir, fmt.Sprintf("s%d.daas", i))

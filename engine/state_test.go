@@ -49,19 +49,6 @@ var stConfigs = []struct{ name, json string }{
 	{"darts/graph", `{"space":"darts","gradient":"graph","epochs":6,"seed":8,"optimizer":{"alpha_start_epoch":2,"alpha":{"lr":0.05},"beta":{"lr":0.05}}}`},
 }
 
-func stEngine(t testing.TB, config string) *Engine {
-	t.Helper()
-	cfg, err := ParseConfig([]byte(config))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
 // stRun moves e through epochs from..to (inclusive), taking steps steps per epoch with gradients from g.
 func stRun(t testing.TB, e *Engine, g *stGrads, from, to, steps int) {
 	t.Helper()
@@ -113,7 +100,7 @@ func stSameEngine(t *testing.T, what string, a, b *Engine) {
 func TestStateRoundTripContinuesBitForBit(t *testing.T) {
 	for _, c := range stConfigs {
 		t.Run(c.name, func(t *testing.T) {
-			e := stEngine(t, c.json)
+			e := mustEngine(t, c.json)
 			g := stGrads{state: 42}
 			stRun(t, e, &g, 1, 3, 4)
 			b := e.Save()
@@ -135,7 +122,7 @@ func TestStateRoundTripContinuesBitForBit(t *testing.T) {
 			stRun(t, e, &g, 2, 2, 2)
 			stRun(t, loaded, &g2, 2, 2, 2)
 			stSameEngine(t, "after continuing", e, loaded)
-			if reflect.DeepEqual(stBits(e.alpha), stBits(stEngine(t, c.json).alpha)) {
+			if reflect.DeepEqual(stBits(e.alpha), stBits(mustEngine(t, c.json).alpha)) {
 				t.Fatal("alpha did not move: the test would not notice a lost update")
 			}
 			again, err := Load(e.Save())
@@ -149,7 +136,7 @@ func TestStateRoundTripContinuesBitForBit(t *testing.T) {
 
 func TestStateFreshEngineRoundTrip(t *testing.T) {
 	for _, c := range stConfigs {
-		e := stEngine(t, c.json)
+		e := mustEngine(t, c.json)
 		loaded, err := Load(e.Save())
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
@@ -185,7 +172,7 @@ func TestStateSameConfigAndSeedGiveSameBytes(t *testing.T) {
 }
 
 func TestStateHistorySurvives(t *testing.T) {
-	e := stEngine(t, stConfigs[0].json)
+	e := mustEngine(t, stConfigs[0].json)
 	g := stGrads{state: 1}
 	stRun(t, e, &g, 1, 5, 2)
 	stRun(t, e, &g, 3, 3, 1) // back to an earlier epoch
@@ -204,7 +191,7 @@ func TestStateHistorySurvives(t *testing.T) {
 }
 
 func TestStateLoadKeepsNoReferenceToInput(t *testing.T) {
-	e := stEngine(t, stConfigs[2].json)
+	e := mustEngine(t, stConfigs[2].json)
 	g := stGrads{state: 3}
 	stRun(t, e, &g, 1, 2, 2)
 	b := e.Save()
@@ -235,7 +222,7 @@ func TestStateConfigWithoutDiscardList(t *testing.T) {
 
 // stSmall is a small state with history: nb201, two finished epochs.
 func stSmall(t testing.TB) []byte {
-	e := stEngine(t, stConfigs[2].json)
+	e := mustEngine(t, stConfigs[2].json)
 	g := stGrads{state: 5}
 	stRun(t, e, &g, 1, 3, 2)
 	return e.Save()
@@ -388,7 +375,7 @@ func TestStateSharedObjectsAreRefused(t *testing.T) {
 	// A history vector of 4000 offsets, all to one record: every offset is in bounds, but the buffer
 	// references far more bytes than it holds (a canonical state never shares an object). The verifier
 	// must refuse it before the loader parses that record 4000 times.
-	e := stEngine(t, stConfigs[2].json)
+	e := mustEngine(t, stConfigs[2].json)
 	g := stGrads{state: 5}
 	stRun(t, e, &g, 1, 2, 1)
 	b := flatbuffers.NewBuilder(1 << 16)
@@ -461,7 +448,7 @@ func TestStateBodyBitFlipsWithValidCRC(t *testing.T) {
 
 func TestStateSemanticErrors(t *testing.T) {
 	base := func(cfg string) *Engine {
-		e := stEngine(t, cfg)
+		e := mustEngine(t, cfg)
 		g := stGrads{state: 11}
 		stRun(t, e, &g, 1, 3, 2)
 		return e
@@ -492,7 +479,7 @@ func TestStateSemanticErrors(t *testing.T) {
 		{"genotype JSON", daas, "genotype_json", func(e *Engine) { e.history[0].Genotype = "{}" }},
 		{"genotype not canonical", daas, "canonical", func(e *Engine) { e.history[0].Genotype = " " + e.history[0].Genotype }},
 		{"genotype other space", daas, "genotype_json", func(e *Engine) {
-			e.history[0].Genotype = string(stEngine(t, stConfigs[0].json).Discretize().JSON())
+			e.history[0].Genotype = string(mustEngine(t, stConfigs[0].json).Discretize().JSON())
 		}},
 		{"config invalid", daas, "config_json", func(e *Engine) { e.cfg.Epochs = 0 }},
 		{"sizes", daas, "entries", func(e *Engine) { e.alpha = e.alpha[:len(e.alpha)-1] }},
@@ -543,7 +530,7 @@ func TestStateErrorsNameWhatIsWrong(t *testing.T) {
 }
 
 func stDartsState(b *testing.B) []byte {
-	e := stEngine(b, `{"space":"darts","epochs":50}`)
+	e := mustEngine(b, `{"space":"darts","epochs":50}`)
 	g := stGrads{state: 1}
 	stRun(b, e, &g, 1, 10, 20) // ten epochs, nine history records
 	return e.Save()
@@ -576,7 +563,7 @@ func BenchmarkStateLoad(b *testing.B) {
 func TestStateNegativeZeroSurvives(t *testing.T) {
 	// FlatBuffers builders drop a scalar equal to its default by value, which would turn -0.0 into
 	// +0.0; Save compares bits instead.
-	e := stEngine(t, stConfigs[2].json)
+	e := mustEngine(t, stConfigs[2].json)
 	g := stGrads{state: 2}
 	stRun(t, e, &g, 1, 2, 1)
 	e.history[0].Metrics.DiscLoss = math.Copysign(0, -1)
