@@ -19,7 +19,8 @@ import (
 // f.Add seeds); `make fuzz FUZZTIME=60s` (tools/fuzz.sh) fuzzes each for that long.
 
 // FuzzLoad feeds arbitrary bytes to Load: it must not panic, and anything it accepts must be a
-// canonical state (Save gives the input back).
+// canonical state (Save gives the input back) with finite weights, on which a step is taken or
+// refused and after which the state loads again.
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("\x10\x00\x00\x00DAAS"))
@@ -53,6 +54,24 @@ func fuzzCheckLoad(t *testing.T, data []byte) {
 	}
 	if !bytes.Equal(e.Save(), data) {
 		t.Fatal("Load accepted bytes that are not what the loaded state saves to")
+	}
+	// A loaded state is sound: finite weights, and one step is taken or refused with nothing
+	// changed, after which the state still loads (the bounds of adam.go).
+	nA, nE := e.Sizes()
+	op, edge := make([]float32, nA), make([]float32, nE)
+	if err := e.Weights(op, edge); err != nil {
+		t.Fatal(err)
+	}
+	if i := firstNonFinite32(append(op, edge...)); i >= 0 {
+		t.Fatalf("an accepted state gives a non-finite weight at %d", i)
+	}
+	if err := e.Step(op, edge); err != nil && !errors.Is(err, ErrNumeric) {
+		t.Fatalf("step on an accepted state: %v", err)
+	} else if err != nil && !bytes.Equal(e.Save(), data) {
+		t.Fatalf("a refused step (%v) changed the engine", err)
+	}
+	if _, err := Load(e.Save()); err != nil {
+		t.Fatalf("the state after one step does not load: %v", err)
 	}
 }
 
@@ -240,6 +259,16 @@ func fuzzSeeds(t *testing.T) map[string][]byte {
 		stRun(t, e, &g, 1, 3, 2)
 		states[fmt.Sprintf("state-%02d-%s", i, strings.ReplaceAll(c.name, "/", "-"))] = e.Save()
 	}
+	// The fault the fuzzer found: an α of 1e160 used to load and make the next step write Inf.
+	// Now it is refused; a state at the bounds loads, and its step is refused (m over v = 0).
+	e := mustEngine(t, stConfigs[0].json)
+	e.alpha[0] = 1e160
+	states["bounds-alpha-1e160"] = e.Save()
+	e = mustEngine(t, stConfigs[0].json)
+	for i := range e.alpha {
+		e.alpha[i], e.adamA.M[i] = paramLimit, momentLimit
+	}
+	states["bounds-at-the-edge"] = e.Save()
 	return states
 }
 
@@ -261,8 +290,8 @@ func corpusFile(values ...any) []byte {
 	return b.Bytes()
 }
 
-// TestFuzzSeedCorpus checks that the committed FuzzLoad and FuzzLoadBody seeds named state-* are
-// exactly the states this build saves for those runs (so the corpus exercises today's format). With
+// TestFuzzSeedCorpus checks that the committed FuzzLoad and FuzzLoadBody seeds named state-* and
+// bounds-* are exactly the states this build saves for those runs (so the corpus exercises today's format). With
 // DAAS_WRITE_FUZZ_SEEDS=1 it rewrites the seed files instead; commit them.
 func TestFuzzSeedCorpus(t *testing.T) {
 	write := os.Getenv("DAAS_WRITE_FUZZ_SEEDS") == "1"
