@@ -66,12 +66,21 @@ func daasgo_engine_load_file(path *C.char, out *C.uint64_t) (st C.int32_t) {
 //export daasgo_engine_save_file
 func daasgo_engine_save_file(h C.uint64_t, path *C.char) (st C.int32_t) {
 	defer recoverInto(&st)
-	return withEngine(h, func(e *engine.Engine) error {
+	var state []byte
+	if st := withEngine(h, func(e *engine.Engine) error {
 		if path == nil {
 			return errorf(engine.ErrInvalidArgument, "path is NULL")
 		}
-		return e.SaveFile(C.GoString(path))
-	})
+		state = e.Save()
+		return nil
+	}); st != C.DAAS_OK {
+		return st
+	}
+	// The file is written and flushed without the engine's lock: steps go on meanwhile.
+	if err := engine.WriteStateFile(C.GoString(path), state); err != nil {
+		return fail(err)
+	}
+	return C.DAAS_OK
 }
 
 //export daasgo_engine_free

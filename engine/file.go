@@ -34,10 +34,13 @@ const maxStateFileSize int64 = 1 << 31
 // After each successful save, SaveFile removes such leftovers of path written on this machine by a
 // process that no longer exists; files of live processes and of other machines are left alone.
 func (e *Engine) SaveFile(path string) error {
-	return writeFileAtomic(path, e.Save())
+	return WriteStateFile(path, e.Save())
 }
 
-func writeFileAtomic(path string, data []byte) (err error) {
+// WriteStateFile writes state (bytes from Save) to path exactly as SaveFile does. It lets a caller
+// that guards the engine with a lock take the bytes under the lock and do the slow part, the
+// writing and the two flushes, outside it.
+func WriteStateFile(path string, state []byte) (err error) {
 	if path == "" {
 		return errorf(ErrInvalidArgument, "path is empty")
 	}
@@ -63,7 +66,7 @@ func writeFileAtomic(path string, data []byte) (err error) {
 			_ = os.Remove(tmp) // gone already when the failure came after the rename
 		}
 	}()
-	if _, err := f.Write(data); err != nil {
+	if _, err := f.Write(state); err != nil {
 		return ioError("write", path, err)
 	}
 	if err := f.Chmod(mode); err != nil {

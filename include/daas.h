@@ -281,7 +281,8 @@ daas_status daas_engine_config(const daas_engine *engine, daas_bytes *json_out);
  * file; each successful save removes those of path left by processes of this machine that no longer
  * exist.
  * Ownership: nothing is retained. Concurrent saves of one engine, or to one path, are safe (the last
- * rename wins). Since 0.1.0. */
+ * rename wins). The engine is locked only while its state is taken, not while the file is written and
+ * flushed, so a step from another thread does not wait for the disk. Since 0.1.0. */
 daas_status daas_engine_save_file(const daas_engine *engine, const char *path);
 
 /* daas_engine_load_file creates an engine from a file written by daas_engine_save_file (or holding
