@@ -138,7 +138,7 @@ func syncDir(dir string) error {
 // checks the file's size before reading it: a file that is not a regular file is ErrIO, one larger
 // than any state can be is ErrCorruptState, and nothing is read or allocated for either. Errors
 // opening or reading the file are ErrIO naming the path and the system's reason (wrapping the
-// system's error too); errors in the content are Load's (ErrCorruptState, ErrVersionMismatch), with
+// system's error too); errors in the content are Load's (ErrCorruptState, ErrVersionMismatch, ErrDevice), with
 // the path added to the message.
 func LoadFile(path string) (*Engine, error) {
 	if path == "" {

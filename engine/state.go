@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"math"
@@ -221,11 +222,12 @@ func putRecord(b *flatbuffers.Builder, r EpochRecord) flatbuffers.UOffsetT {
 // order, the size and file identifier, the envelope's structure, the CRC-32C (ErrCorruptState), the
 // schema version (ErrVersionMismatch for any version but SchemaVersion), the body's structure (every
 // offset, vtable, vector and string in bounds and aligned, before anything is read or allocated), the
-// meaning of every value (the configuration parses and matches the structured space, lengths match
-// the space, counters and epochs are in range, every number is finite and within the bounds Step keeps (|α|, |β| ≤ 1e12, |m| ≤ 1e100, 0 ≤ v ≤ 1e200), constant β entries are 1.0,
-// the history is consistent), and finally that the bytes are exactly what Save writes for the loaded
-// state. Anything else is refused with an error naming what is wrong; Load never panics and keeps no
-// reference to data.
+// meaning of every value (the configuration parses, names a device this build has (else ErrDevice)
+// and matches the structured space, lengths match the space, counters and epochs are in range, every
+// number is finite and within the bounds Step keeps (|α|, |β| ≤ 1e12, |m| ≤ 1e100, 0 ≤ v ≤ 1e200),
+// constant β entries are 1.0, the history is consistent), and finally that the bytes are exactly what
+// Save writes for the loaded state. Anything else is refused with an error naming what is wrong; Load
+// never panics and keeps no reference to data.
 func Load(data []byte) (*Engine, error) {
 	if len(data) < 16 {
 		return nil, errorf(ErrCorruptState, "state of %d bytes is too short to be a daas state", len(data))
@@ -420,6 +422,9 @@ func corrupt(format string, args ...any) error { return errorf(ErrCorruptState, 
 func decodeState(st *statefb.State) (*Engine, error) {
 	cfgJSON := st.ConfigJson()
 	cfg, err := ParseConfig(cfgJSON)
+	if errors.Is(err, ErrDevice) { // a sound state from a build with a device this one lacks
+		return nil, errorf(ErrDevice, "the state was saved on a device this build does not have: %v", err)
+	}
 	if err != nil {
 		return nil, corrupt("state.config_json does not parse: %v", err)
 	}

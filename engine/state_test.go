@@ -446,6 +446,18 @@ func TestStateBodyBitFlipsWithValidCRC(t *testing.T) {
 	}
 }
 
+// TestLoadOfAStateFromAGPUBuild: a state whose config names the "cuda" device (as a build with the GPU
+// path saves it) is refused with ErrDevice, not as corrupt: the state is sound, this build lacks the
+// device.
+func TestLoadOfAStateFromAGPUBuild(t *testing.T) {
+	e := mustEngine(t, `{"epochs": 3}`)
+	e.cfg.Device = DeviceCUDA
+	_, err := Load(e.Save())
+	if !errors.Is(err, ErrDevice) || !strings.Contains(err.Error(), "cuda") {
+		t.Fatalf("Load of a cuda state: %v, want ErrDevice naming cuda", err)
+	}
+}
+
 func TestStateSemanticErrors(t *testing.T) {
 	base := func(cfg string) *Engine {
 		e := mustEngine(t, cfg)

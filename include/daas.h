@@ -163,7 +163,8 @@ daas_status daas_engine_create(const char *config_json, daas_engine **out);
  * 2^47; DAAS_E_CORRUPT_STATE if the bytes are not a daas state, fail their checksum (truncated,
  * altered, random) or hold a value no step writes (NaN, Inf, a number past the bounds that
  * daas_engine_step keeps, an inconsistent counter); DAAS_E_VERSION_MISMATCH
- * for a state of a schema version this library does not know.
+ * for a state of a schema version this library does not know; DAAS_E_DEVICE for a state whose
+ * configuration names a device this build lacks ("cuda" in a build without the GPU path).
  * Ownership: the caller owns *out and releases it with daas_engine_free. Since 0.1.0. */
 daas_status daas_engine_load(const uint8_t *data, size_t len, daas_engine **out);
 
@@ -295,8 +296,8 @@ daas_status daas_engine_save_file(const daas_engine *engine, const char *path);
  * file cannot be opened or read, or is not a regular file (the message names the path and the
  * system's reason, for example "daas: i/o error: open /ckpt/run1.daas: no such file or directory");
  * DAAS_E_CORRUPT_STATE if its bytes are not a daas state or the file is too large to be one;
- * DAAS_E_VERSION_MISMATCH for a state of a schema version this library does not know (the message
- * names the file).
+ * DAAS_E_VERSION_MISMATCH for a state of a schema version this library does not know, DAAS_E_DEVICE
+ * for one saved on a device this build lacks (the message names the file).
  * Ownership: the caller owns *out and releases it with daas_engine_free. Since 0.1.0. */
 daas_status daas_engine_load_file(const char *path, daas_engine **out);
 
