@@ -202,8 +202,9 @@ class Engine:
     def load(cls, source: StateSource) -> "Engine":
         """Restore an engine from state bytes (``save()``) or from a file (``save_file()``).
 
-        Raises CorruptStateError for bytes that are not a valid state (any changed byte included)
-        and VersionMismatchError for a state of an unknown schema version.
+        Raises CorruptStateError for bytes that are not a valid state (any changed byte included),
+        VersionMismatchError for a state of an unknown schema version, DeviceError for a state saved
+        on a device this build lacks, and DaasIOError for a file that cannot be read.
         """
         lib = _library.get()
         out = _raw.daas_engine_p()
@@ -365,8 +366,9 @@ class Engine:
     def step(self, grad_op: Any, grad_edge: Any) -> None:
         """One architecture step from the task loss's gradients w.r.t. the op and edge weights.
 
-        Gradients holding NaN or Inf raise NumericError and leave the engine exactly as it was;
-        wrong lengths raise InvalidArgumentError.
+        Gradients holding NaN or Inf, or an update that would leave the bounds every state keeps
+        (|α|, |β| ≤ 1e12; no search comes near), raise NumericError and leave the engine exactly as
+        it was; wrong lengths raise InvalidArgumentError.
         """
         keep_op, op_ptr, n_op = _input_buffer(grad_op, "grad_op")
         keep_edge, edge_ptr, n_edge = _input_buffer(grad_edge, "grad_edge")
