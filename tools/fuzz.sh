@@ -7,8 +7,10 @@
 #
 # A failing input is written by `go test -fuzz` to engine/testdata/fuzz/<Target>/ and the script
 # exits non-zero. Commit such a file together with the fix: `go test ./engine` then replays it
-# forever as a regression seed. The corpus the fuzzer grows while it explores stays in Go's cache
-# ($(go env GOCACHE)/fuzz) and is reused by the next run.
+# forever as a regression seed. The corpus the fuzzer grows while it explores (in Go's cache,
+# $(go env GOCACHE)/fuzz, reused by the next run) is copied into engine/testdata/fuzz/<Target>/ as
+# well (file names are content hashes, so nothing is overwritten): commit it, and `make test`
+# replays every input found.
 #
 # Each new interesting input is minimized for at most FUZZMINIMIZETIME (default 1s, not Go's 60s):
 # the state seeds are kilobytes long, and minimizing them for a minute at a time left the state
@@ -33,6 +35,18 @@ if [ "$after" != "$before" ]; then
   echo "new corpus entries (failing inputs) in engine/testdata/fuzz; commit them with the fix:"
   diff <(echo "$before") <(echo "$after") | sed -n 's/^> /  /p'
 fi
+cache="$(go env GOCACHE)/fuzz/$(go list -m)/engine"
+for target in $targets; do
+  [ -d "$cache/$target" ] || continue
+  mkdir -p "engine/testdata/fuzz/$target"
+  added=0
+  for f in "$cache/$target"/*; do
+    [ -e "engine/testdata/fuzz/$target/$(basename "$f")" ] && continue
+    cp "$f" "engine/testdata/fuzz/$target/"
+    added=$((added + 1))
+  done
+  echo "corpus $target: $added new inputs copied to engine/testdata/fuzz/$target (commit them)"
+done
 if [ -f build/libdaas.so ]; then
   loads=${FUZZLOADS:-200000}
   seed=${FUZZSEED:-$(date +%s)}
