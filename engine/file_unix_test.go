@@ -99,3 +99,63 @@ func TestSaveFileRemovesStaleTemps(t *testing.T) {
 		t.Errorf("folder after SaveFile:\n got %q\nwant %q", got, want)
 	}
 }
+
+// TestSaveFileReadOnlyFolder saves into a folder the process may not write: DAAS_E_IO naming the
+// path and "permission denied", no file left behind, the earlier checkpoint intact. Root may write
+// anywhere, so as root the save runs in a child process of this test binary that first drops to
+// the nobody user.
+func TestSaveFileReadOnlyFolder(t *testing.T) {
+	if dir := os.Getenv("DAAS_TEST_READONLY_DIR"); dir != "" { // the child
+		if os.Geteuid() == 0 {
+			if err := syscall.Setgid(65534); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Setuid(65534); err != nil {
+				t.Fatal(err)
+			}
+		}
+		path := filepath.Join(dir, "search.daas")
+		wantIOError(t, fileEngine(t, 2).SaveFile(path), path, "permission denied")
+		return
+	}
+	base, err := os.MkdirTemp("", "daas-readonly-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(filepath.Join(base, "ro"), 0o755); _ = os.RemoveAll(base) })
+	dir := filepath.Join(base, "ro")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "search.daas")
+	early := fileEngine(t, 1)
+	if err := early.SaveFile(path); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{base, dir} { // others may enter both; nobody may write in dir
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestSaveFileReadOnlyFolder$", "-test.v")
+		cmd.Env = append(os.Environ(), "DAAS_TEST_READONLY_DIR="+dir)
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestSaveFileReadOnlyFolder") {
+			t.Fatalf("the save as nobody (%v):\n%s", err, out)
+		}
+	} else {
+		wantIOError(t, fileEngine(t, 2).SaveFile(path), path, "permission denied")
+	}
+	if got := dirNames(t, dir); !slices.Equal(got, []string{"search.daas"}) {
+		t.Errorf("folder holds %v, want only search.daas", got)
+	}
+	back, err := LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stSameEngine(t, "the earlier checkpoint", early, back)
+}
