@@ -295,8 +295,7 @@ void test_device(t_ctx *t) {
     daas_engine *e = t_create(t, "{\"device\": \"cpu\"}");
     daas_bytes c = {0};
     if (e != NULL && STATUS(t, daas_engine_config(e, &c), DAAS_OK)) {
-        char *text = calloc(1, c.len + 1);
-        memcpy(text, c.data, c.len);
+        char *text = t_text(&c);
         CHECK(t, strstr(text, "\"device\":\"cpu\"") != NULL, "canonical config lacks the device: %s", text);
         free(text);
     }

@@ -118,6 +118,12 @@ int t_bytes_equal(const daas_bytes *a, const daas_bytes *b) {
     return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
 }
 
+char *t_text(const daas_bytes *b) {
+    char *text = calloc(1, b->len + 1);
+    if (text != NULL && b->len > 0) memcpy(text, b->data, b->len);
+    return text;
+}
+
 uint32_t t_crc32c(uint32_t crc, const uint8_t *p, size_t n) {
     crc = ~crc;
     for (size_t i = 0; i < n; i++) {

@@ -74,6 +74,9 @@ daas_engine *t_create(t_ctx *t, const char *config);
 int t_save(t_ctx *t, const daas_engine *e, daas_bytes *out);
 int t_bytes_equal(const daas_bytes *a, const daas_bytes *b);
 
+/* t_text returns the bytes as a NUL-terminated string (JSON from the library); free() it. */
+char *t_text(const daas_bytes *b);
+
 /* CRC-32C (Castagnoli), as the state format uses it. */
 uint32_t t_crc32c(uint32_t crc, const uint8_t *p, size_t n);
 

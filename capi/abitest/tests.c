@@ -103,8 +103,7 @@ static void test_create_and_sizes(t_ctx *t) {
         daas_bytes_free(&sa);
         daas_bytes_free(&sb);
         STATUS(t, daas_engine_config(a, &ca), DAAS_OK);
-        char *text = calloc(1, ca.len + 1);
-        memcpy(text, ca.data, ca.len);
+        char *text = t_text(&ca);
         CHECK(t, strstr(text, "\"seed\":7") != NULL && strstr(text, "\"epochs\":20") != NULL, "config json %s", text);
         daas_engine *c = t_create(t, text);
         if (c != NULL) {
@@ -249,8 +248,7 @@ static void test_lengths(t_ctx *t) {
     /* Nothing moved: a refused step counts no step. */
     daas_bytes m = {0};
     STATUS(t, daas_engine_metrics(e, &m), DAAS_OK);
-    char *text = calloc(1, m.len + 1);
-    memcpy(text, m.data, m.len);
+    char *text = t_text(&m);
     CHECK(t, strstr(text, "\"step\":0") != NULL, "metrics after refused calls: %s", text);
     free(text);
     daas_bytes_free(&m);
@@ -342,8 +340,7 @@ static void test_epochs(t_ctx *t) {
     STATUS(t, daas_engine_set_epoch(e, 12), DAAS_OK); /* the current epoch again: nothing happens */
     daas_bytes m = {0};
     STATUS(t, daas_engine_metrics(e, &m), DAAS_OK);
-    char *text = calloc(1, m.len + 1);
-    memcpy(text, m.data, m.len);
+    char *text = t_text(&m);
     static const char *keys[] = {"\"epoch\":12",   "\"step\":",        "\"lambda_c\":",          "\"lambda_alpha\":",
                                  "\"lambda_beta\":", "\"op_entropy\":", "\"edge_entropy\":",     "\"edge_count_penalty\":",
                                  "\"discreteness\":"};
@@ -479,8 +476,7 @@ static void test_weights_and_genotype(t_ctx *t) {
     CHECK(t, fabs(beta[2] - 2.0 / 3.0) < 1e-3, "beta[2] = %g, want about 2/3", (double)beta[2]);
     daas_bytes g = {0};
     STATUS(t, daas_engine_discretize(e, &g), DAAS_OK);
-    char *text = calloc(1, g.len + 1);
-    memcpy(text, g.data, g.len);
+    char *text = t_text(&g);
     CHECK(t, strstr(text, "\"method\":\"daas\"") != NULL && strstr(text, "Genotype(normal=[") != NULL &&
                  strstr(text, "\"name\":\"reduce\"") != NULL,
           "genotype %s", text);
