@@ -52,8 +52,8 @@ def _is_torch_tensor(x: Any) -> bool:
     return False
 
 
-def _fast_address(x: Any) -> Optional[int]:
-    """The data address of x when it is, by the cheapest checks, a writable, C-contiguous, aligned
+def _fast_address(x: Any) -> Optional[Tuple[int, int]]:
+    """(data address, length) of x when it is, by the cheapest checks, a writable, C-contiguous, aligned
     float32 numpy array or a contiguous float32 CPU torch tensor (exact types); None otherwise, and
     the full checks below then decide. This is the per-step path, so each check is the cheapest
     that numpy and torch offer: c_char.from_buffer refuses read-only and non-contiguous buffers."""
@@ -64,9 +64,9 @@ def _fast_address(x: Any) -> Optional[int]:
                 addr: int = _addressof(_char_view(x))
             except (TypeError, ValueError):  # read-only, not C-contiguous, or empty
                 return None
-            return addr if addr & 3 == 0 else None
+            return (addr, x.size) if addr & 3 == 0 else None
     elif t is _Tensor and x.is_cpu and x.dtype is _torch_f32 and x.is_contiguous():
-        return int(x.data_ptr())
+        return int(x.data_ptr()), x.numel()
     return None
 
 
@@ -77,9 +77,9 @@ def _input_buffer(x: Any, name: str) -> Tuple[Any, int, int]:
     else is converted once to a contiguous float32 array, with a CopyWarning. Tensors on another
     device are refused: daas reads host memory and will not copy from a GPU behind your back.
     """
-    addr = _fast_address(x)
-    if addr is not None:
-        return x, addr, x.size if type(x) is np.ndarray else x.numel()
+    fast = _fast_address(x)
+    if fast is not None:
+        return x, fast[0], fast[1]
     if isinstance(x, np.ndarray):
         if x.dtype == np.float32 and x.flags.c_contiguous and x.flags.aligned:
             return x, x.ctypes.data, x.size
@@ -118,9 +118,9 @@ def _input_buffer(x: Any, name: str) -> Tuple[Any, int, int]:
 
 def _output_buffer(x: Any, name: str) -> Tuple[int, int]:
     """Return (data address, length) for a buffer the library writes into, checked in full."""
-    addr = _fast_address(x)
-    if addr is not None:
-        return addr, x.size if type(x) is np.ndarray else x.numel()
+    fast = _fast_address(x)
+    if fast is not None:
+        return fast
     if isinstance(x, np.ndarray):
         if x.dtype != np.float32:
             raise InvalidArgumentError(E_INVALID_ARGUMENT, f"daas: {name}: dtype {x.dtype}, want float32")
