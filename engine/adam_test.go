@@ -57,7 +57,7 @@ func TestAdamMatchesTorchFormula(t *testing.T) {
 // its moments accumulate; from it on α follows torch.optim.Adam started from those moments.
 func TestAlphaLearningRateSwitch(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.Epochs, cfg.Optimizer.AlphaStartEpoch = 6, 3
+	cfg.Epochs, cfg.Optimizer.AlphaStartEpoch, cfg.Loss.LambdaAlpha.Delay = 6, 3, 3
 	cfg.Optimizer.Alpha.LR = 0.05
 	e, err := New(cfg)
 	if err != nil {

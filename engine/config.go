@@ -64,6 +64,7 @@ type Config struct {
 	Device    string    `json:"device"`
 	Optimizer Optimizer `json:"optimizer"`
 	Loss      Loss      `json:"loss"`
+	Control   *Control  `json:"control,omitempty"` // the discreteness controller; nil: off
 }
 
 // DeviceCPU is the default and, in this build, the only device. DeviceCUDA names the GPU path, which
@@ -72,6 +73,20 @@ const (
 	DeviceCPU  = "cpu"
 	DeviceCUDA = "cuda"
 )
+
+// The reference's delay: α's learning rate and λα start at epoch 8 of 50. A config that leaves them
+// out gets this delay scaled to its epochs (ScaledDelay), so a short search still moves α.
+const (
+	referenceDelay  = 8
+	referenceEpochs = 50
+)
+
+// ScaledDelay is the default of optimizer.alpha_start_epoch and loss.lambda_alpha.delay for a search
+// of epochs epochs: max(1, round(8 · epochs / 50)), the reference's 8 at 50 epochs and always below
+// epochs when epochs > 1.
+func ScaledDelay(epochs int) int {
+	return max(1, (2*referenceDelay*epochs+referenceEpochs)/(2*referenceEpochs))
+}
 
 // DefaultConfig returns the defaults of SPEC §2–4 (those of the reference code) on the darts preset.
 func DefaultConfig() Config {
@@ -99,6 +114,7 @@ type configJSON struct {
 	Device    string          `json:"device"`
 	Optimizer Optimizer       `json:"optimizer"`
 	Loss      Loss            `json:"loss"`
+	Control   *Control        `json:"control"`
 }
 
 // ParseConfig decodes a JSON configuration; absent keys keep their defaults and "" or "{}" give all
@@ -111,15 +127,26 @@ func ParseConfig(data []byte) (Config, error) {
 	}
 	cj := configJSON{Method: def.Method, Epochs: def.Epochs, Seed: def.Seed, Gradient: def.Gradient,
 		Device: def.Device, Optimizer: def.Optimizer, Loss: def.Loss}
+	// The delays left out are filled in below, scaled to the epochs (unset: -1).
+	cj.Optimizer.AlphaStartEpoch, cj.Loss.LambdaAlpha.Delay = -1, -1
 	if err := strictUnmarshal(data, &cj); err != nil {
 		return Config{}, errorf(ErrInvalidConfig, "%v", err)
+	}
+	if cj.Optimizer.AlphaStartEpoch == -1 {
+		cj.Optimizer.AlphaStartEpoch = ScaledDelay(cj.Epochs)
+	}
+	if cj.Loss.LambdaAlpha.Delay == -1 {
+		cj.Loss.LambdaAlpha.Delay = ScaledDelay(cj.Epochs)
 	}
 	space, err := parseSpace(cj.Space)
 	if err != nil {
 		return Config{}, err
 	}
 	c := Config{Space: space, Method: cj.Method, Epochs: cj.Epochs, Seed: cj.Seed, Gradient: cj.Gradient,
-		Device: cj.Device, Optimizer: cj.Optimizer, Loss: cj.Loss}
+		Device: cj.Device, Optimizer: cj.Optimizer, Loss: cj.Loss, Control: cj.Control}
+	if c.Control != nil {
+		c.Control.resolve(&c)
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -156,8 +183,8 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
-	if c.Optimizer.AlphaStartEpoch < 1 || c.Optimizer.AlphaStartEpoch > maxEpochs {
-		return errorf(ErrInvalidConfig, "optimizer.alpha_start_epoch: %d is out of range 1..%d", c.Optimizer.AlphaStartEpoch, maxEpochs)
+	if err := checkDelay("optimizer.alpha_start_epoch", c.Optimizer.AlphaStartEpoch, 1, c.Epochs); err != nil {
+		return err
 	}
 	if !finite(c.Loss.WSum) || c.Loss.WSum < 0 {
 		return errorf(ErrInvalidConfig, "loss.w_sum: must be a finite number >= 0, got %v", c.Loss.WSum)
@@ -169,6 +196,25 @@ func (c *Config) Validate() error {
 		if err := s.s.validate(s.key); err != nil {
 			return err
 		}
+		if err := checkDelay(s.key+".delay", s.s.Delay, 0, c.Epochs); err != nil {
+			return err
+		}
+	}
+	if c.Control != nil {
+		return c.Control.validate(c)
+	}
+	return nil
+}
+
+// checkDelay refuses a delay (an epoch something starts at) that leaves it no epoch to act in: one of
+// epochs or later. Values up to 1 mean "from the first epoch" and are always accepted.
+func checkDelay(key string, d, lo, epochs int) error {
+	if d < lo || d > maxEpochs {
+		return errorf(ErrInvalidConfig, "%s: %d is out of range %d..%d", key, d, lo, maxEpochs)
+	}
+	if d > 1 && d >= epochs {
+		return errorf(ErrInvalidConfig, "%s: %d never takes effect in a search of %d epochs (want at most %d; the default scales with epochs: %d)",
+			key, d, epochs, max(1, epochs-1), ScaledDelay(epochs))
 	}
 	return nil
 }
@@ -229,6 +275,9 @@ func checkKeys(data []byte, t reflect.Type, path string) error {
 	}
 	if t == reflect.TypeOf(json.RawMessage(nil)) {
 		return nil // checked by its own parser
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
 	switch t.Kind() {
 	case reflect.Struct:

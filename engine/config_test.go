@@ -30,6 +30,8 @@ func TestParseConfigOverridesKeepOtherDefaults(t *testing.T) {
 	want.Epochs = 30
 	want.Optimizer.Alpha.LR = 0.02
 	want.Loss.LambdaC.Scale = 0.3
+	// The delays left out scale with the epochs: round(8 * 30 / 50) = 5.
+	want.Optimizer.AlphaStartEpoch, want.Loss.LambdaAlpha.Delay = 5, 5
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v\nwant %+v", c, want)
 	}

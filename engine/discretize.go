@@ -3,14 +3,14 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 )
 
-// Choice is one kept edge of a discretized node: the input state and the op on it.
+// Choice is one kept edge of a discretized node: the input state, the op on it and its edge weight.
 type Choice struct {
-	Input int    `json:"input"`
-	Op    string `json:"op"`
+	Input  int     `json:"input"`
+	Op     string  `json:"op"`
+	Weight float64 `json:"weight,omitempty"` // the edge weight at discretization (absent when 0)
 }
 
 // CellGenotype is one discretized cell type. Nodes[j] lists node j's kept inputs, strongest first;
@@ -42,61 +42,36 @@ func (g Genotype) JSON() []byte {
 // Discretize returns the genotype of the current α and β. Per node it keeps the k_j inputs with the
 // largest raw β (DARTS: the largest op weight over the ops not discarded), ties to the lower input;
 // on each kept edge the op is the argmax of α over the ops not discarded, ties to the lower index.
+// Each kept input carries its edge weight at this moment (n_j · softmax(min(β_j, 1)) on nodes that
+// drop inputs, 1 elsewhere and for DARTS), the weight a network cut from the supernet inherits.
 func (e *Engine) Discretize() Genotype {
 	g := Genotype{Method: e.cfg.Method}
 	opW := make([]float64, len(e.alpha))
 	e.relaxOps(e.alpha, opW)
-	nOps := e.lay.nOps
-	bestOp := func(edge int) int {
-		best := -1
-		for o := 0; o < nOps; o++ {
-			if !e.lay.discarded[o] && (best < 0 || e.alpha[edge*nOps+o] > e.alpha[edge*nOps+best]) {
-				best = o
-			}
-		}
-		return best
-	}
-	for ci, c := range e.cfg.Space.Cells {
+	for _, c := range e.cfg.Space.Cells {
 		cg := CellGenotype{Name: c.Name, Nodes: make([][]Choice, 0, c.Nodes)}
 		for j := 0; j < c.Nodes; j++ {
 			cg.Concat = append(cg.Concat, c.Inputs+j)
 		}
 		g.Cells = append(g.Cells, cg)
-		_ = ci
 	}
 	for _, nd := range e.lay.nodes {
-		strength := make([]float64, nd.n)
-		for i := range strength {
-			edge := nd.edge + i
-			if e.cfg.Method == MethodDARTS {
-				strength[i] = opW[edge*nOps+bestOp(edge)]
-			} else {
-				strength[i] = e.beta[edge]
-			}
-		}
-		order := make([]int, nd.n)
-		for i := range order {
-			order[i] = i
-		}
-		if nd.learnable() || e.cfg.Method == MethodDARTS {
-			slices.SortStableFunc(order, func(a, b int) int {
-				switch {
-				case strength[a] > strength[b]:
-					return -1
-				case strength[a] < strength[b]:
-					return 1
-				}
-				return 0
-			})
-		}
+		order, share := make([]int, nd.n), make([]float64, nd.n)
+		e.keptOrder(nd, opW, order)
+		e.keptShares(nd, share)
 		kept := make([]Choice, nd.k)
 		for r := range kept {
-			edge := nd.edge + order[r]
-			kept[r] = Choice{Input: order[r], Op: e.cfg.Space.Ops[bestOp(edge)]}
+			i := order[r]
+			w := 1.0
+			if nd.learnable() && e.cfg.Method == MethodDAAS {
+				w = float64(nd.n) * share[i]
+				if !finite(w) {
+					w = 0 // only for β no state holds (NaN); JSON has no NaN, and 0 is left out
+				}
+			}
+			kept[r] = Choice{Input: i, Op: e.cfg.Space.Ops[e.bestOp(nd.edge+i)], Weight: w}
 		}
-		cells := g.Cells[nd.cell]
-		cells.Nodes = append(cells.Nodes, kept)
-		g.Cells[nd.cell] = cells
+		g.Cells[nd.cell].Nodes = append(g.Cells[nd.cell].Nodes, kept)
 	}
 	g.Darts = dartsString(e.cfg.Space, g)
 	g.NB201 = nb201String(e.cfg.Space, g)

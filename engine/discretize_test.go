@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -41,12 +42,15 @@ func TestDiscretizeImbalancedKeepAndTies(t *testing.T) {
 	setAlpha(e, 6, 0, 0, 1)
 	setAlpha(e, 7, 1, 0, 0)
 	g := e.Discretize()
+	// The edge weights, from the formula n_j · exp(β_i) / Σ exp(β) (every β here is below 1).
+	w0 := 2 * math.Exp(0.7) / (math.Exp(0.2) + math.Exp(0.7))
+	w2 := 4 * math.Exp(0.9) / (math.Exp(0.3) + 2*math.Exp(0.9) + math.Exp(0.1))
 	want := [][]Choice{
-		{{1, "b"}},
-		{{0, "a"}, {1, "b"}, {2, "a"}}, // keeps all: input order
-		{{1, "b"}, {2, "a"}},           // β tie 0.9 / 0.9: lower input first
+		{{1, "b", w0}},
+		{{0, "a", 1}, {1, "b", 1}, {2, "a", 1}}, // keeps all: input order, weight 1
+		{{1, "b", w2}, {2, "a", w2}},            // β tie 0.9 / 0.9: lower input first
 	}
-	if !reflect.DeepEqual(g.Cells[0].Nodes, want) {
+	if !choicesClose(g.Cells[0].Nodes, want, 1e-14) {
 		t.Errorf("nodes %v, want %v", g.Cells[0].Nodes, want)
 	}
 	if !reflect.DeepEqual(g.Cells[0].Concat, []int{2, 3, 4}) || g.Darts != "" || g.NB201 != "" {
@@ -116,8 +120,27 @@ func TestDiscretizeDartsMethodRanksByOpWeight(t *testing.T) {
 	setAlpha(e, 1, 0, 0, 2)
 	setAlpha(e, 2, 0, 1.5, 0)
 	g := e.Discretize()
-	want := []Choice{{1, "b"}, {2, "a"}}
+	want := []Choice{{1, "b", 1}, {2, "a", 1}} // DARTS edges all weigh 1
 	if !reflect.DeepEqual(g.Cells[0].Nodes[0], want) || !strings.Contains(string(g.JSON()), `"method":"darts"`) {
 		t.Errorf("got %v (%s), want %v", g.Cells[0].Nodes[0], g.JSON(), want)
 	}
+}
+
+// choicesClose compares kept inputs and ops exactly and edge weights to a relative tolerance.
+func choicesClose(got, want [][]Choice, tol float64) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for j := range want {
+		if len(got[j]) != len(want[j]) {
+			return false
+		}
+		for r, w := range want[j] {
+			g := got[j][r]
+			if g.Input != w.Input || g.Op != w.Op || math.Abs(g.Weight-w.Weight) > tol*w.Weight {
+				return false
+			}
+		}
+	}
+	return true
 }

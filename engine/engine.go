@@ -20,6 +20,7 @@ type Engine struct {
 	history   []EpochRecord
 	coef      Coefficients // the loss coefficients at coefEpoch, cached for Step
 	coefEpoch int
+	boost     boosts // the discreteness controller's factors (noBoost without one)
 
 	// Scratch, sized once, so that Step allocates nothing.
 	opW, dAlpha, dBeta []float64
@@ -71,7 +72,7 @@ func newEmpty(cfg Config) *Engine {
 		rowMax: make([]float64, lay.nEdges), rowLog: make([]float64, lay.nEdges),
 		undo: make([]float64, 3*(nA+nE)),
 	}
-	e.epoch = 1
+	e.epoch, e.boost = 1, noBoost
 	return e
 }
 
@@ -178,6 +179,9 @@ func (e *Engine) Step(gradOp, gradEdge []float32) error {
 		return errorf(ErrNumeric, "grad_edge[%d] is %v; nothing changed", i, gradEdge[i])
 	}
 	coef := e.stepCoefficients()
+	if e.cfg.Control != nil {
+		coef = e.boost.apply(coef)
+	}
 	if e.cfg.Gradient == GradientGraph {
 		if err := e.graphGradients(gradOp, gradEdge, coef); err != nil {
 			return err
@@ -207,6 +211,7 @@ func (e *Engine) Step(gradOp, gradEdge []float32) error {
 	}
 	e.steps++
 	e.epSteps++
+	e.controlAfterStep()
 	return nil
 }
 

@@ -146,7 +146,8 @@ func TestSchemaRegeneratesIdentically(t *testing.T) {
 // if old states can no longer be read.
 func TestSchemaCoversMetrics(t *testing.T) {
 	want := []string{"Method", "Epoch", "Step", "LambdaC", "LambdaAlpha", "LambdaBeta", "OpEntropy",
-		"EdgeEntropy", "EdgeCountPenalty", "DiscLoss", "Discreteness", "WeakestEdge"}
+		"EdgeEntropy", "EdgeCountPenalty", "DiscLoss", "Discreteness", "WeakestEdge", "WeakestKeptEdge", "KeptMass",
+		"OpBoost", "EdgeBoost"}
 	var got []string
 	mt := reflect.TypeOf(Metrics{})
 	for i := 0; i < mt.NumField(); i++ {
@@ -167,7 +168,7 @@ func TestSchemaCoversEngineState(t *testing.T) {
 	known := map[string]string{
 		"cfg": "config_json", "lay": "derived from the config", "alpha": "alpha", "beta": "beta",
 		"adamA": "adam_alpha", "adamB": "adam_beta", "epoch": "epoch", "steps": "steps",
-		"epSteps": "epoch_steps", "history": "history",
+		"epSteps": "epoch_steps", "history": "history", "boost": "control_op_boost, control_edge_boost",
 	}
 	// Caches and scratch, rebuilt from the saved state (coef is recomputed when coefEpoch differs).
 	scratch := map[string]bool{"coef": true, "coefEpoch": true, "opW": true, "dAlpha": true, "dBeta": true, "graph": true, "rowMax": true, "rowLog": true, "undo": true, "undoSteps": true}

@@ -65,12 +65,12 @@ const (
 	slotSpaceOps, slotSpaceDiscard, slotSpaceCells            = 0, 1, 2
 	slotAdamStep, slotAdamM, slotAdamV                        = 0, 1, 2
 	slotMetricsMethod, slotMetricsEpoch, slotMetricsStep      = 0, 1, 2
-	slotMetricsFirstDouble, metricsDoubles                    = 3, 9 // lambda_c .. weakest_edge
+	slotMetricsFirstDouble, metricsDoubles                    = 3, 13 // lambda_c .. edge_boost
 	slotRecEpoch, slotRecSteps, slotRecMetrics, slotRecGeno   = 0, 1, 2, 3
 	slotStConfig, slotStSpace, slotStMethod, slotStEpochs     = 0, 1, 2, 3
 	slotStSeed, slotStEpoch, slotStSteps, slotStEpochSteps    = 4, 5, 6, 7
 	slotStAlpha, slotStBeta, slotStAdamA, slotStAdamB         = 8, 9, 10, 11
-	slotStHistory                                             = 12
+	slotStHistory, slotStControlOp, slotStControlEdge         = 12, 13, 14
 	slotEnvVersion, slotEnvCRC, slotEnvBody                   = 0, 1, 2
 )
 
@@ -149,6 +149,10 @@ func (e *Engine) saveBody() []byte {
 	statefb.StateAddAdamAlpha(b, adamA)
 	statefb.StateAddAdamBeta(b, adamB)
 	statefb.StateAddHistory(b, histOff)
+	if e.cfg.Control != nil {
+		putF64(b, slotStControlOp, e.boost.op)
+		putF64(b, slotStControlEdge, e.boost.edge)
+	}
 	b.Finish(statefb.StateEnd(b))
 	return b.FinishedBytes()
 }
@@ -193,10 +197,11 @@ func putAdam(b *flatbuffers.Builder, s *adamState) flatbuffers.UOffsetT {
 	return statefb.AdamStateEnd(b)
 }
 
-// metricsDoublesOf lists the double fields of m in schema order (lambda_c .. weakest_edge).
+// metricsDoublesOf lists the double fields of m in schema order (lambda_c .. edge_boost).
 func metricsDoublesOf(m *Metrics) [metricsDoubles]*float64 {
 	return [metricsDoubles]*float64{&m.LambdaC, &m.LambdaAlpha, &m.LambdaBeta, &m.OpEntropy, &m.EdgeEntropy,
-		&m.EdgeCountPenalty, &m.DiscLoss, &m.Discreteness, &m.WeakestEdge}
+		&m.EdgeCountPenalty, &m.DiscLoss, &m.Discreteness, &m.WeakestEdge, &m.WeakestKeptEdge, &m.KeptMass,
+		&m.OpBoost, &m.EdgeBoost}
 }
 
 func putRecord(b *flatbuffers.Builder, r EpochRecord) flatbuffers.UOffsetT {
@@ -302,7 +307,8 @@ func verifyState(v *fbVerifier) error {
 	for _, f := range []struct {
 		slot, size int
 		name       string
-	}{{slotStEpochs, 4, "epochs"}, {slotStSeed, 8, "seed"}, {slotStEpoch, 4, "epoch"}, {slotStSteps, 8, "steps"}, {slotStEpochSteps, 8, "epoch_steps"}} {
+	}{{slotStEpochs, 4, "epochs"}, {slotStSeed, 8, "seed"}, {slotStEpoch, 4, "epoch"}, {slotStSteps, 8, "steps"},
+		{slotStEpochSteps, 8, "epoch_steps"}, {slotStControlOp, 8, "control_op_boost"}, {slotStControlEdge, 8, "control_edge_boost"}} {
 		if _, err := st.scalar(f.slot, f.size, f.name); err != nil {
 			return err
 		}
@@ -507,6 +513,17 @@ func decodeState(st *statefb.State) (*Engine, error) {
 	if e.history, err = decodeHistory(st, &cfg, epoch, steps, epSteps); err != nil {
 		return nil, err
 	}
+	if c := cfg.Control; c != nil {
+		e.boost = boosts{st.ControlOpBoost(), st.ControlEdgeBoost()}
+		for _, b := range []struct {
+			name string
+			v    float64
+		}{{"control_op_boost", e.boost.op}, {"control_edge_boost", e.boost.edge}} {
+			if !(b.v >= 1 && b.v <= c.MaxBoost) {
+				return nil, corrupt("state.%s is %v, outside [1, %v] (control.max_boost)", b.name, b.v, c.MaxBoost)
+			}
+		}
+	}
 	return e, nil
 }
 
@@ -585,7 +602,8 @@ func decodeHistory(st *statefb.State, cfg *Config, epoch int, steps, epSteps int
 		r.Metrics = Metrics{Method: Method(m.Method()), Epoch: int(m.Epoch()), Step: m.Step(),
 			LambdaC: m.LambdaC(), LambdaAlpha: m.LambdaAlpha(), LambdaBeta: m.LambdaBeta(),
 			OpEntropy: m.OpEntropy(), EdgeEntropy: m.EdgeEntropy(), EdgeCountPenalty: m.EdgeCountPenalty(),
-			DiscLoss: m.DiscLoss(), Discreteness: m.Discreteness(), WeakestEdge: m.WeakestEdge()}
+			DiscLoss: m.DiscLoss(), Discreteness: m.Discreteness(), WeakestEdge: m.WeakestEdge(),
+			WeakestKeptEdge: m.WeakestKeptEdge(), KeptMass: m.KeptMass(), OpBoost: m.OpBoost(), EdgeBoost: m.EdgeBoost()}
 		if r.Metrics.Method != cfg.Method || r.Metrics.Epoch != r.Epoch || r.Metrics.Step != cum {
 			return nil, corrupt("state.history[%d].metrics (method %q, epoch %d, step %d) do not belong to the record (epoch %d, step %d)",
 				i, r.Metrics.Method, r.Metrics.Epoch, r.Metrics.Step, r.Epoch, cum)

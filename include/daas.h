@@ -145,9 +145,23 @@ const char *daas_status_string(daas_status status);
  * configured seed (the same config gives the same engine on every machine).
  *   config_json  NUL-terminated JSON object; "" or "{}" means all defaults (the darts preset, method
  *                daas, 50 epochs, seed 0, device "cpu"). Keys: space, method, epochs, seed, gradient,
- *                device, optimizer, loss (see SPEC.md section 7 and README). device is where the
- *                architecture side computes: "cpu" (the default) is the only device of this build;
- *                "cuda" is DAAS_E_DEVICE (this libdaas was built without the GPU path).
+ *                device, optimizer, loss, control (see SPEC.md section 7 and README). device is where
+ *                the architecture side computes: "cpu" (the default) is the only device of this
+ *                build; "cuda" is DAAS_E_DEVICE (this libdaas was built without the GPU path).
+ *                optimizer.alpha_start_epoch and loss.lambda_alpha.delay default to
+ *                max(1, round(8 * epochs / 50)) (8 at 50 epochs); an explicit delay of 2 or more
+ *                that is >= epochs never takes effect and is DAAS_E_INVALID_CONFIG.
+ *                control (absent: off) is the discreteness controller, method daas only:
+ *                {"edge_target": T_e, "mass_target": T_m, "start_epoch": S, "by_epoch": B,
+ *                 "gain": g, "decay": d, "max_boost": M}, targets in [0, 1) (0: that loop off),
+ *                defaults S = alpha_start_epoch, B = epochs - epochs/5, g 0.05, d 0.01, M 100.
+ *                From epoch S, after every step, each figure x (weakest_kept_edge for T_e,
+ *                kept_mass for T_m) is compared with tau(e) = x0 + (T - x0) *
+ *                min(1, (e + 1 - S) / (B + 1 - S)), x0 its value at uniform weights (1/n_ops;
+ *                the smallest k_j/n_j): its boost b becomes min(b * (1 + g), M) if x < tau, else
+ *                max(b * (1 - d), 1). The op boost multiplies lambda_c * lambda_alpha, the edge
+ *                boost lambda_c * lambda_beta, in the next steps. The boosts are saved in the
+ *                state; a loaded engine continues bit-identically.
  *   out          receives the new engine; set to NULL on failure.
  * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT if a pointer is NULL; DAAS_E_INVALID_CONFIG for malformed
  * JSON, an unknown key, a wrong type or an out-of-range value (the message names the key);
@@ -223,16 +237,31 @@ daas_status daas_engine_step(daas_engine *engine, const float *grad_op, size_t n
                              const float *grad_edge, size_t n_edges);
 
 /* daas_engine_discretize returns the genotype of the current alpha and beta as JSON (SPEC.md
- * section 5): {"method", "cells": [{"name", "concat", "nodes": [[{"input", "op"}, ...], ...]}],
- * and "darts" / "nb201" strings where the space has that layout}.
+ * section 5): {"method", "cells": [{"name", "concat", "nodes": [[{"input", "op", "weight"}, ...],
+ * ...]}], and "darts" / "nb201" strings where the space has that layout}. "weight" is the kept
+ * edge's weight W now (n_j * softmax(min(beta, 1)) on a node that drops inputs, 1 on a node that
+ * keeps all and for darts): a network cut from the supernet inherits it. It is left out when 0.
  *   genotype_json_out  receives the JSON text (not NUL-terminated); {NULL, 0} on failure.
  * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer or an invalid handle.
  * Ownership: the caller releases *genotype_json_out with daas_bytes_free. Since 0.1.0. */
 daas_status daas_engine_discretize(const daas_engine *engine, daas_bytes *genotype_json_out);
 
-/* daas_engine_metrics returns a JSON object describing the search now: epoch, step, lambda_c,
- * lambda_alpha, lambda_beta, op_entropy, edge_entropy, edge_count_penalty, disc_loss, discreteness
- * (mean over edges of the largest op weight), weakest_edge, method.
+/* daas_engine_metrics returns a JSON object describing the search now. With A the op weights,
+ * q_j = softmax(min(beta_j, 1)) per node j (n_j inputs, k_j kept) and "kept" the genotype's choices:
+ *   method, epoch, step
+ *   lambda_c, lambda_alpha, lambda_beta  the schedules' values at this epoch (without boosts)
+ *   op_entropy          H_alpha = sum over edges of -sum_o A_o log A_o
+ *   edge_entropy        sum over nodes with k_j < n_j of -sum_i q_ji log q_ji (0 for darts)
+ *   edge_count_penalty  sum over those nodes of w_sum * (sum_i max(0, min(beta_ji, 1)) - k_j)^2
+ *                       (w_sum included; 0 for darts)
+ *   disc_loss           lambda_c * (lambda_alpha * b_op * op_entropy
+ *                       + lambda_beta * b_edge * (edge_entropy + edge_count_penalty))
+ *   discreteness        mean over edges of max_o A_o
+ *   weakest_edge        min over edges of max_o A_o
+ *   weakest_kept_edge   min over kept edges of A of the op kept there (ops not discarded)
+ *   kept_mass           min over nodes of sum over kept inputs of W_i / sum_i W_i
+ *                       (1 on nodes that keep all; k_j / n_j for darts)
+ *   op_boost, edge_boost  the controller's b_op and b_edge (1 without "control")
  *   json_out  receives the JSON text (not NUL-terminated); {NULL, 0} on failure.
  * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer or an invalid handle.
  * Ownership: the caller releases *json_out with daas_bytes_free. Since 0.1.0. */

@@ -309,7 +309,11 @@ struct Metrics FLATBUFFERS_FINAL_CLASS : private ::flatbuffers::Table {
     VT_EDGE_COUNT_PENALTY = 20,
     VT_DISC_LOSS = 22,
     VT_DISCRETENESS = 24,
-    VT_WEAKEST_EDGE = 26
+    VT_WEAKEST_EDGE = 26,
+    VT_WEAKEST_KEPT_EDGE = 28,
+    VT_KEPT_MASS = 30,
+    VT_OP_BOOST = 32,
+    VT_EDGE_BOOST = 34
   };
   const ::flatbuffers::String *method() const {
     return GetPointer<const ::flatbuffers::String *>(VT_METHOD);
@@ -347,6 +351,18 @@ struct Metrics FLATBUFFERS_FINAL_CLASS : private ::flatbuffers::Table {
   double weakest_edge() const {
     return GetField<double>(VT_WEAKEST_EDGE, 0.0);
   }
+  double weakest_kept_edge() const {
+    return GetField<double>(VT_WEAKEST_KEPT_EDGE, 0.0);
+  }
+  double kept_mass() const {
+    return GetField<double>(VT_KEPT_MASS, 0.0);
+  }
+  double op_boost() const {
+    return GetField<double>(VT_OP_BOOST, 0.0);
+  }
+  double edge_boost() const {
+    return GetField<double>(VT_EDGE_BOOST, 0.0);
+  }
   template <bool B = false>
   bool Verify(::flatbuffers::VerifierTemplate<B> &verifier) const {
     return VerifyTableStart(verifier) &&
@@ -363,6 +379,10 @@ struct Metrics FLATBUFFERS_FINAL_CLASS : private ::flatbuffers::Table {
            VerifyField<double>(verifier, VT_DISC_LOSS, 8) &&
            VerifyField<double>(verifier, VT_DISCRETENESS, 8) &&
            VerifyField<double>(verifier, VT_WEAKEST_EDGE, 8) &&
+           VerifyField<double>(verifier, VT_WEAKEST_KEPT_EDGE, 8) &&
+           VerifyField<double>(verifier, VT_KEPT_MASS, 8) &&
+           VerifyField<double>(verifier, VT_OP_BOOST, 8) &&
+           VerifyField<double>(verifier, VT_EDGE_BOOST, 8) &&
            verifier.EndTable();
   }
 };
@@ -407,6 +427,18 @@ struct MetricsBuilder {
   void add_weakest_edge(double weakest_edge) {
     fbb_.AddElement<double>(Metrics::VT_WEAKEST_EDGE, weakest_edge, 0.0);
   }
+  void add_weakest_kept_edge(double weakest_kept_edge) {
+    fbb_.AddElement<double>(Metrics::VT_WEAKEST_KEPT_EDGE, weakest_kept_edge, 0.0);
+  }
+  void add_kept_mass(double kept_mass) {
+    fbb_.AddElement<double>(Metrics::VT_KEPT_MASS, kept_mass, 0.0);
+  }
+  void add_op_boost(double op_boost) {
+    fbb_.AddElement<double>(Metrics::VT_OP_BOOST, op_boost, 0.0);
+  }
+  void add_edge_boost(double edge_boost) {
+    fbb_.AddElement<double>(Metrics::VT_EDGE_BOOST, edge_boost, 0.0);
+  }
   explicit MetricsBuilder(::flatbuffers::FlatBufferBuilder &_fbb)
         : fbb_(_fbb) {
     start_ = fbb_.StartTable();
@@ -432,8 +464,16 @@ inline ::flatbuffers::Offset<Metrics> CreateMetrics(
     double edge_count_penalty = 0.0,
     double disc_loss = 0.0,
     double discreteness = 0.0,
-    double weakest_edge = 0.0) {
+    double weakest_edge = 0.0,
+    double weakest_kept_edge = 0.0,
+    double kept_mass = 0.0,
+    double op_boost = 0.0,
+    double edge_boost = 0.0) {
   MetricsBuilder builder_(_fbb);
+  builder_.add_edge_boost(edge_boost);
+  builder_.add_op_boost(op_boost);
+  builder_.add_kept_mass(kept_mass);
+  builder_.add_weakest_kept_edge(weakest_kept_edge);
   builder_.add_weakest_edge(weakest_edge);
   builder_.add_discreteness(discreteness);
   builder_.add_disc_loss(disc_loss);
@@ -462,7 +502,11 @@ inline ::flatbuffers::Offset<Metrics> CreateMetricsDirect(
     double edge_count_penalty = 0.0,
     double disc_loss = 0.0,
     double discreteness = 0.0,
-    double weakest_edge = 0.0) {
+    double weakest_edge = 0.0,
+    double weakest_kept_edge = 0.0,
+    double kept_mass = 0.0,
+    double op_boost = 0.0,
+    double edge_boost = 0.0) {
   auto method__ = method ? _fbb.CreateString(method) : 0;
   return daas::state::CreateMetrics(
       _fbb,
@@ -477,7 +521,11 @@ inline ::flatbuffers::Offset<Metrics> CreateMetricsDirect(
       edge_count_penalty,
       disc_loss,
       discreteness,
-      weakest_edge);
+      weakest_edge,
+      weakest_kept_edge,
+      kept_mass,
+      op_boost,
+      edge_boost);
 }
 
 struct EpochRecord FLATBUFFERS_FINAL_CLASS : private ::flatbuffers::Table {
@@ -586,7 +634,9 @@ struct State FLATBUFFERS_FINAL_CLASS : private ::flatbuffers::Table {
     VT_BETA = 22,
     VT_ADAM_ALPHA = 24,
     VT_ADAM_BETA = 26,
-    VT_HISTORY = 28
+    VT_HISTORY = 28,
+    VT_CONTROL_OP_BOOST = 30,
+    VT_CONTROL_EDGE_BOOST = 32
   };
   const ::flatbuffers::String *config_json() const {
     return GetPointer<const ::flatbuffers::String *>(VT_CONFIG_JSON);
@@ -627,6 +677,12 @@ struct State FLATBUFFERS_FINAL_CLASS : private ::flatbuffers::Table {
   const ::flatbuffers::Vector<::flatbuffers::Offset<daas::state::EpochRecord>> *history() const {
     return GetPointer<const ::flatbuffers::Vector<::flatbuffers::Offset<daas::state::EpochRecord>> *>(VT_HISTORY);
   }
+  double control_op_boost() const {
+    return GetField<double>(VT_CONTROL_OP_BOOST, 0.0);
+  }
+  double control_edge_boost() const {
+    return GetField<double>(VT_CONTROL_EDGE_BOOST, 0.0);
+  }
   template <bool B = false>
   bool Verify(::flatbuffers::VerifierTemplate<B> &verifier) const {
     return VerifyTableStart(verifier) &&
@@ -652,6 +708,8 @@ struct State FLATBUFFERS_FINAL_CLASS : private ::flatbuffers::Table {
            VerifyOffsetRequired(verifier, VT_HISTORY) &&
            verifier.VerifyVector(history()) &&
            verifier.VerifyVectorOfTables(history()) &&
+           VerifyField<double>(verifier, VT_CONTROL_OP_BOOST, 8) &&
+           VerifyField<double>(verifier, VT_CONTROL_EDGE_BOOST, 8) &&
            verifier.EndTable();
   }
 };
@@ -699,6 +757,12 @@ struct StateBuilder {
   void add_history(::flatbuffers::Offset<::flatbuffers::Vector<::flatbuffers::Offset<daas::state::EpochRecord>>> history) {
     fbb_.AddOffset(State::VT_HISTORY, history);
   }
+  void add_control_op_boost(double control_op_boost) {
+    fbb_.AddElement<double>(State::VT_CONTROL_OP_BOOST, control_op_boost, 0.0);
+  }
+  void add_control_edge_boost(double control_edge_boost) {
+    fbb_.AddElement<double>(State::VT_CONTROL_EDGE_BOOST, control_edge_boost, 0.0);
+  }
   explicit StateBuilder(::flatbuffers::FlatBufferBuilder &_fbb)
         : fbb_(_fbb) {
     start_ = fbb_.StartTable();
@@ -732,8 +796,12 @@ inline ::flatbuffers::Offset<State> CreateState(
     ::flatbuffers::Offset<::flatbuffers::Vector<double>> beta = 0,
     ::flatbuffers::Offset<daas::state::AdamState> adam_alpha = 0,
     ::flatbuffers::Offset<daas::state::AdamState> adam_beta = 0,
-    ::flatbuffers::Offset<::flatbuffers::Vector<::flatbuffers::Offset<daas::state::EpochRecord>>> history = 0) {
+    ::flatbuffers::Offset<::flatbuffers::Vector<::flatbuffers::Offset<daas::state::EpochRecord>>> history = 0,
+    double control_op_boost = 0.0,
+    double control_edge_boost = 0.0) {
   StateBuilder builder_(_fbb);
+  builder_.add_control_edge_boost(control_edge_boost);
+  builder_.add_control_op_boost(control_op_boost);
   builder_.add_epoch_steps(epoch_steps);
   builder_.add_steps(steps);
   builder_.add_seed(seed);
@@ -764,7 +832,9 @@ inline ::flatbuffers::Offset<State> CreateStateDirect(
     const std::vector<double> *beta = nullptr,
     ::flatbuffers::Offset<daas::state::AdamState> adam_alpha = 0,
     ::flatbuffers::Offset<daas::state::AdamState> adam_beta = 0,
-    const std::vector<::flatbuffers::Offset<daas::state::EpochRecord>> *history = nullptr) {
+    const std::vector<::flatbuffers::Offset<daas::state::EpochRecord>> *history = nullptr,
+    double control_op_boost = 0.0,
+    double control_edge_boost = 0.0) {
   auto config_json__ = config_json ? _fbb.CreateString(config_json) : 0;
   auto method__ = method ? _fbb.CreateString(method) : 0;
   auto alpha__ = alpha ? _fbb.CreateVector<double>(*alpha) : 0;
@@ -784,7 +854,9 @@ inline ::flatbuffers::Offset<State> CreateStateDirect(
       beta__,
       adam_alpha,
       adam_beta,
-      history__);
+      history__,
+      control_op_boost,
+      control_edge_boost);
 }
 
 struct Envelope FLATBUFFERS_FINAL_CLASS : private ::flatbuffers::Table {

@@ -181,8 +181,56 @@ func (rcv *Metrics) MutateWeakestEdge(n float64) bool {
 	return rcv._tab.MutateFloat64Slot(26, n)
 }
 
+func (rcv *Metrics) WeakestKeptEdge() float64 {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(28))
+	if o != 0 {
+		return rcv._tab.GetFloat64(o + rcv._tab.Pos)
+	}
+	return 0.0
+}
+
+func (rcv *Metrics) MutateWeakestKeptEdge(n float64) bool {
+	return rcv._tab.MutateFloat64Slot(28, n)
+}
+
+func (rcv *Metrics) KeptMass() float64 {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(30))
+	if o != 0 {
+		return rcv._tab.GetFloat64(o + rcv._tab.Pos)
+	}
+	return 0.0
+}
+
+func (rcv *Metrics) MutateKeptMass(n float64) bool {
+	return rcv._tab.MutateFloat64Slot(30, n)
+}
+
+func (rcv *Metrics) OpBoost() float64 {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(32))
+	if o != 0 {
+		return rcv._tab.GetFloat64(o + rcv._tab.Pos)
+	}
+	return 0.0
+}
+
+func (rcv *Metrics) MutateOpBoost(n float64) bool {
+	return rcv._tab.MutateFloat64Slot(32, n)
+}
+
+func (rcv *Metrics) EdgeBoost() float64 {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(34))
+	if o != 0 {
+		return rcv._tab.GetFloat64(o + rcv._tab.Pos)
+	}
+	return 0.0
+}
+
+func (rcv *Metrics) MutateEdgeBoost(n float64) bool {
+	return rcv._tab.MutateFloat64Slot(34, n)
+}
+
 func MetricsStart(builder *flatbuffers.Builder) {
-	builder.StartObject(12)
+	builder.StartObject(16)
 }
 func MetricsAddMethod(builder *flatbuffers.Builder, method flatbuffers.UOffsetT) {
 	builder.PrependUOffsetTSlot(0, flatbuffers.UOffsetT(method), 0)
@@ -219,6 +267,18 @@ func MetricsAddDiscreteness(builder *flatbuffers.Builder, discreteness float64) 
 }
 func MetricsAddWeakestEdge(builder *flatbuffers.Builder, weakestEdge float64) {
 	builder.PrependFloat64Slot(11, weakestEdge, 0.0)
+}
+func MetricsAddWeakestKeptEdge(builder *flatbuffers.Builder, weakestKeptEdge float64) {
+	builder.PrependFloat64Slot(12, weakestKeptEdge, 0.0)
+}
+func MetricsAddKeptMass(builder *flatbuffers.Builder, keptMass float64) {
+	builder.PrependFloat64Slot(13, keptMass, 0.0)
+}
+func MetricsAddOpBoost(builder *flatbuffers.Builder, opBoost float64) {
+	builder.PrependFloat64Slot(14, opBoost, 0.0)
+}
+func MetricsAddEdgeBoost(builder *flatbuffers.Builder, edgeBoost float64) {
+	builder.PrependFloat64Slot(15, edgeBoost, 0.0)
 }
 func MetricsEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

@@ -228,8 +228,32 @@ func (rcv *State) HistoryLength() int {
 	return 0
 }
 
+func (rcv *State) ControlOpBoost() float64 {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(30))
+	if o != 0 {
+		return rcv._tab.GetFloat64(o + rcv._tab.Pos)
+	}
+	return 0.0
+}
+
+func (rcv *State) MutateControlOpBoost(n float64) bool {
+	return rcv._tab.MutateFloat64Slot(30, n)
+}
+
+func (rcv *State) ControlEdgeBoost() float64 {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(32))
+	if o != 0 {
+		return rcv._tab.GetFloat64(o + rcv._tab.Pos)
+	}
+	return 0.0
+}
+
+func (rcv *State) MutateControlEdgeBoost(n float64) bool {
+	return rcv._tab.MutateFloat64Slot(32, n)
+}
+
 func StateStart(builder *flatbuffers.Builder) {
-	builder.StartObject(13)
+	builder.StartObject(15)
 }
 func StateAddConfigJson(builder *flatbuffers.Builder, configJson flatbuffers.UOffsetT) {
 	builder.PrependUOffsetTSlot(0, flatbuffers.UOffsetT(configJson), 0)
@@ -278,6 +302,12 @@ func StateAddHistory(builder *flatbuffers.Builder, history flatbuffers.UOffsetT)
 }
 func StateStartHistoryVector(builder *flatbuffers.Builder, numElems int) flatbuffers.UOffsetT {
 	return builder.StartVector(4, numElems, 4)
+}
+func StateAddControlOpBoost(builder *flatbuffers.Builder, controlOpBoost float64) {
+	builder.PrependFloat64Slot(13, controlOpBoost, 0.0)
+}
+func StateAddControlEdgeBoost(builder *flatbuffers.Builder, controlEdgeBoost float64) {
+	builder.PrependFloat64Slot(14, controlEdgeBoost, 0.0)
 }
 func StateEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

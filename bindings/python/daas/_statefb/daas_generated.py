@@ -423,8 +423,36 @@ class Metrics(object):
             return self._tab.Get(flatbuffers.number_types.Float64Flags, o + self._tab.Pos)
         return 0.0
 
+    # Metrics
+    def WeakestKeptEdge(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(28))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Float64Flags, o + self._tab.Pos)
+        return 0.0
+
+    # Metrics
+    def KeptMass(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(30))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Float64Flags, o + self._tab.Pos)
+        return 0.0
+
+    # Metrics
+    def OpBoost(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(32))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Float64Flags, o + self._tab.Pos)
+        return 0.0
+
+    # Metrics
+    def EdgeBoost(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(34))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Float64Flags, o + self._tab.Pos)
+        return 0.0
+
 def MetricsStart(builder):
-    builder.StartObject(12)
+    builder.StartObject(16)
 
 def MetricsAddMethod(builder, method):
     builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(method), 0)
@@ -461,6 +489,18 @@ def MetricsAddDiscreteness(builder, discreteness):
 
 def MetricsAddWeakestEdge(builder, weakestEdge):
     builder.PrependFloat64Slot(11, weakestEdge, 0.0)
+
+def MetricsAddWeakestKeptEdge(builder, weakestKeptEdge):
+    builder.PrependFloat64Slot(12, weakestKeptEdge, 0.0)
+
+def MetricsAddKeptMass(builder, keptMass):
+    builder.PrependFloat64Slot(13, keptMass, 0.0)
+
+def MetricsAddOpBoost(builder, opBoost):
+    builder.PrependFloat64Slot(14, opBoost, 0.0)
+
+def MetricsAddEdgeBoost(builder, edgeBoost):
+    builder.PrependFloat64Slot(15, edgeBoost, 0.0)
 
 def MetricsEnd(builder):
     return builder.EndObject()
@@ -719,8 +759,22 @@ class State(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(28))
         return o == 0
 
+    # State
+    def ControlOpBoost(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(30))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Float64Flags, o + self._tab.Pos)
+        return 0.0
+
+    # State
+    def ControlEdgeBoost(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(32))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Float64Flags, o + self._tab.Pos)
+        return 0.0
+
 def StateStart(builder):
-    builder.StartObject(13)
+    builder.StartObject(15)
 
 def StateAddConfigJson(builder, configJson):
     builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(configJson), 0)
@@ -769,6 +823,12 @@ def StateAddHistory(builder, history):
 
 def StateStartHistoryVector(builder, numElems):
     return builder.StartVector(4, numElems, 4)
+
+def StateAddControlOpBoost(builder, controlOpBoost):
+    builder.PrependFloat64Slot(13, controlOpBoost, 0.0)
+
+def StateAddControlEdgeBoost(builder, controlEdgeBoost):
+    builder.PrependFloat64Slot(14, controlEdgeBoost, 0.0)
 
 def StateEnd(builder):
     return builder.EndObject()
