@@ -10,6 +10,8 @@ LIB       := $(BUILD)/libdaas.so
 ABI       := 1
 PREFIX    ?= /usr/local
 EPOCHS    ?= 30
+SEEDS     ?= 0
+SPACE     ?= darts
 FUZZTIME  ?= 60s
 
 # The Python environment lives outside the checkout, keyed by the pinned requirements' hash, so
@@ -83,9 +85,11 @@ $(VENV)/.complete:
 pytest: venv $(LIB)
 	cd bindings/python && $(PYENV) $(PY) -m pytest -q tests
 
-## search: a real DAAS search on scikit-learn's digits, then the DARTS baseline; writes runs/.
+## search: a real DAAS search on scikit-learn's digits, then the DARTS baseline, then both genotypes and 3
+## random ones retrained from scratch; writes runs/ (SEEDS="0 1 2": one comparison per seed and
+## runs/summary.{json,md}; SPACE=nb201 or a space file, e.g. examples/spaces/imbalanced.json).
 search: venv $(LIB)
-	$(PYENV) $(PY) -m daas.torch.search --epochs $(EPOCHS) --out runs $(SEARCH_ARGS)
+	$(PYENV) $(PY) -m daas.torch.search --epochs $(EPOCHS) --seeds "$(SEEDS)" --space $(SPACE) --out runs $(SEARCH_ARGS)
 
 ## schemas: regenerate the committed FlatBuffers code (Go, Python, C++) with flatc $(FLATC_VERSION).
 schemas: $(FLATC)

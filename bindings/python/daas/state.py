@@ -13,7 +13,7 @@ import json
 import os
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
@@ -82,6 +82,9 @@ class State:
     adam_alpha: AdamGroup
     adam_beta: AdamGroup
     history: List[EpochRecord] = field(default_factory=list)
+    #: The discreteness controller's boosts ``{"op": b_op, "edge": b_edge}``; None when the config
+    #: has no ``control``.
+    control: Optional[Dict[str, float]] = None
 
 
 def read(source: Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]) -> State:
@@ -161,6 +164,11 @@ def _metrics(m: Any) -> Dict[str, Any]:
         "disc_loss": m.DiscLoss(),
         "discreteness": m.Discreteness(),
         "weakest_edge": m.WeakestEdge(),
+        # 0 in records written before these metrics existed
+        "weakest_kept_edge": m.WeakestKeptEdge(),
+        "kept_mass": m.KeptMass(),
+        "op_boost": m.OpBoost(),
+        "edge_boost": m.EdgeBoost(),
     }
 
 
@@ -196,9 +204,10 @@ def _read_body(body: bytes, version: int) -> State:
                 genotype=json.loads(r.GenotypeJson().decode()),
             )
         )
+    config = json.loads(st.ConfigJson().decode())
     return State(
         schema_version=version,
-        config=json.loads(st.ConfigJson().decode()),
+        config=config,
         space=_space(st.Space()),
         method=st.Method().decode(),
         epochs=int(st.Epochs()),
@@ -211,4 +220,5 @@ def _read_body(body: bytes, version: int) -> State:
         adam_alpha=_adam(st.AdamAlpha()),
         adam_beta=_adam(st.AdamBeta()),
         history=history,
+        control={"op": st.ControlOpBoost(), "edge": st.ControlEdgeBoost()} if config.get("control") else None,
     )

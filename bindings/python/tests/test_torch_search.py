@@ -21,8 +21,11 @@ from daas.torch.model import Network
 torch.set_num_threads(1)
 
 REPORT_KEYS = {"method", "epochs", "seed", "device", "supernet_accuracy", "discretized_accuracy", "accuracy_drop",
+               "discretized_accuracy_unit_edges", "accuracy_drop_unit_edges", "weakest_kept_edge", "kept_mass",
                "discreteness", "genotype", "wall_seconds", "time_per_step_ms", "daas_ms_per_step",
                "daas_share_percent"}
+# Retraining kept to one epoch and one random genotype, so the CLI tests stay short.
+QUICK_RETRAIN = ["--retrain-epochs", "1", "--random", "1", "--retrain-C", "4", "--retrain-layers", "2"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -97,6 +100,8 @@ def _check_run(run: Path, method: str, epochs: int) -> dict:
     for k in ("supernet_accuracy", "discretized_accuracy"):
         assert 0.0 <= report[k] <= 100.0
     assert math.isclose(report["accuracy_drop"], report["supernet_accuracy"] - report["discretized_accuracy"])
+    assert math.isclose(report["accuracy_drop_unit_edges"],
+                        report["supernet_accuracy"] - report["discretized_accuracy_unit_edges"])
     assert 0.0 < report["discreteness"] <= 1.0
     genotype = json.loads((run / "genotype.json").read_text())
     assert genotype == report["genotype"] and genotype["method"] == method
@@ -112,19 +117,50 @@ def _check_run(run: Path, method: str, epochs: int) -> dict:
 def test_cli_two_epoch_search_on_digits_writes_every_file(tmp_path: Path, capsys) -> None:
     out = tmp_path / "runs"
     rc = search_mod.main(["--epochs", "2", "--out", str(out), "--train-size", "128", "--val-size", "128",
-                          "--C", "4", "--layers", "3", "--no-progress"])
+                          "--C", "4", "--layers", "3", "--no-progress", *QUICK_RETRAIN])
     assert rc == 0
     reports = [_check_run(out / f"digits-{m}", m, 2) for m in ("daas", "darts")]
+    assert reports[0]["config"]["control"] == search_mod.DEFAULT_CONTROL and "control" not in reports[1]["config"]
+    retrained = json.loads((out / "retrain.json").read_text())
+    assert [r["label"] for r in retrained] == ["daas", "darts", "random-0"]
+    for rep, r in zip(reports, retrained):
+        assert rep["retrained_accuracy"] == r["test_accuracy"] and r["genotype"] == rep["genotype"]
+        assert r["edges"] == 2 * 8  # --retrain-layers 2 of DARTS cells, 8 kept edges each
     assert reports[0]["genotype"]["darts"].startswith("Genotype(normal=[")
     assert reports[0]["config"]["loss"]["lambda_c"]["scale"] == 0.3
     text = capsys.readouterr().out
     device = "cuda" if torch.cuda.is_available() else "cpu"
     assert f"device {device}" in text and reports[0]["device"].startswith(device) and "lr x steps" in text
-    header = next(line for line in text.splitlines() if "daas" in line and "darts" in line and "%" not in line)
-    assert header.split() == ["daas", "darts"]
-    assert "discretized accuracy" in text and "accuracy drop" in text
-    summary = json.loads((out / "digits-summary.json").read_text())
-    assert set(summary) == {"daas", "darts"}
+    assert any(line.split() == ["daas", "darts"] for line in text.splitlines())  # the table's header
+    assert "discretized accuracy" in text and "accuracy drop" in text and "retrained accuracy" in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seeds"] == [0] and set(summary["methods"]) == {"daas", "darts", "random"}
+    assert summary["methods"]["daas"]["accuracy_drop"]["values"] == [reports[0]["accuracy_drop"]]
+
+
+def test_cli_several_seeds_write_a_summary(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    rc = search_mod.main(["--epochs", "2", "--seeds", "0 1", "--out", str(out), "--train-size", "64",
+                          "--val-size", "64", "--C", "2", "--layers", "2", "--batch-size", "32", "--no-progress",
+                          *QUICK_RETRAIN])
+    assert rc == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seeds"] == [0, 1]
+    methods = summary["methods"]
+    assert set(methods) == {"daas", "darts", "random"} and set(methods["random"]) == {"retrained_accuracy"}
+    for method in ("daas", "darts"):
+        reports = [json.loads((out / f"seed-{s}" / f"digits-{method}" / "report.json").read_text()) for s in (0, 1)]
+        assert [r["seed"] for r in reports] == [0, 1]
+        for key in ("supernet_accuracy", "discretized_accuracy", "accuracy_drop", "accuracy_drop_unit_edges",
+                    "discreteness", "weakest_kept_edge", "retrained_accuracy"):
+            st = methods[method][key]
+            values = [r[key] for r in reports]
+            assert st["values"] == values
+            assert st["mean"] == pytest.approx(np.mean(values)) and st["std"] == pytest.approx(np.std(values, ddof=1))
+            assert st["min"] == min(values) and st["max"] == max(values)
+    assert len(methods["random"]["retrained_accuracy"]["values"]) == 2
+    md = (out / "summary.md").read_text()
+    assert "## daas" in md and "accuracy_drop" in md and "--seeds 0 1" in md
 
 
 def test_cli_user_data_from_npz_with_nb201(tmp_path: Path) -> None:
@@ -137,7 +173,8 @@ def test_cli_user_data_from_npz_with_nb201(tmp_path: Path) -> None:
     assert (len(data.train), len(data.val), len(data.test)) == (36, 36, 18) and data.in_channels == 1
     out = tmp_path / "runs"
     rc = search_mod.main(["--data", str(path), "--space", "nb201", "--methods", "daas", "--epochs", "1",
-                          "--batch-size", "16", "--C", "2", "--layers", "2", "--out", str(out), "--no-progress"])
+                          "--batch-size", "16", "--C", "2", "--layers", "2", "--out", str(out), "--no-progress",
+                          *QUICK_RETRAIN])
     assert rc == 0
     report = _check_run(out / "mine-daas", "daas", 1)
     assert report["genotype"]["nb201"].startswith("|") and report["cell_types"] == ["cell", "cell"]
@@ -164,8 +201,17 @@ def test_discretized_weights_follow_the_engines_genotype() -> None:
     with daas.Engine({"space": "darts", "seed": 3}) as eng:
         g = eng.discretize()
         op_w, edge_w = discrete_weights(eng.config, g)
+        op_i, edge_i = discrete_weights(eng.config, g, inherit=True)
+        _, w = eng.weights()
+        config = eng.config
     assert edge_w.sum() == 16  # 2 cells x 4 nodes x keep 2
     assert op_w.sum() == 16
+    assert np.array_equal(op_i, op_w)
+    kept = edge_w == 1
+    assert np.allclose(edge_i[kept], w[kept], rtol=1e-6) and np.all(edge_i[~kept] == 0)
+    with pytest.raises(ValueError, match="no edge weights"):
+        discrete_weights(config, {"cells": [{"name": c["name"], "nodes": [[{"input": 0, "op": "skip_connect"}] * 2] * 4}
+                                                for c in json.loads(g.to_json())["cells"]]}, inherit=True)
 
 
 def test_cli_help_documents_user_data(capsys) -> None:

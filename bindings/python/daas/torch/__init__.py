@@ -7,6 +7,8 @@
 - :mod:`daas.torch.search`: the loop (``from daas.torch.search import search``) and
   ``python -m daas.torch.search`` (``make search``).
 - :mod:`daas.torch.evaluate`: the discretization gap (supernet vs. discretized network accuracy).
+- :mod:`daas.torch.retrain`: a genotype as a stand-alone network (:class:`~daas.torch.retrain.DiscreteNetwork`),
+  random genotypes of a space, and training from scratch.
 - :mod:`daas.torch.data`, :mod:`daas.torch.plots`: digits / .npz data, PNG plots.
 """
 

@@ -27,7 +27,7 @@ import platform
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -188,28 +188,41 @@ def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epoch
 # ---------------------------------------------------------------------------------------------
 # Settings scaled to a small data set (SPEC §9)
 
-REFERENCE_EPOCHS = 50
-REFERENCE_DELAY = 8
+#: The discreteness controller ``make search`` turns on for DAAS (see include/daas.h, "control"):
+#: every kept edge's op weight and every node's kept mass at 0.99 or more by the controller's
+#: default ``by_epoch`` (the last fifth of the search is left to hold them there).
+DEFAULT_CONTROL: Dict[str, Any] = {"edge_target": 0.99, "mass_target": 0.99}
+
+
+def engine_delay(epochs: int) -> int:
+    """The engine's default delay (``optimizer.alpha_start_epoch`` and ``loss.lambda_alpha.delay``) for
+    a search of ``epochs`` epochs, as the engine itself resolves it."""
+    import daas
+
+    with daas.Engine({"epochs": epochs}) as eng:
+        return int(eng.config["optimizer"]["alpha_start_epoch"])
 
 
 def scaled_config(method: str, epochs: int, steps_per_epoch: int, *, space: Any = "darts", seed: int = 0,
                   travel: float = 6.0, arch_lr: Optional[float] = None, lambda_c: float = 0.3,
-                  delay: Optional[int] = None) -> Tuple[Dict[str, Any], List[str]]:
+                  delay: Optional[int] = None, control: Optional[Mapping[str, Any]] = None
+                  ) -> Tuple[Dict[str, Any], List[str]]:
     """An engine config for a search of ``epochs`` epochs of ``steps_per_epoch`` steps, and the lines
     that explain its choices (SPEC §9):
 
     - architecture learning rate (α and β) ``travel / (epochs * steps_per_epoch)`` so the parameters can
       move about as far as in the reference's CIFAR-10 run (391 x 50 steps at 3e-4, ≈ 6), unless
       ``arch_lr`` is given;
-    - the reference's delay of 8 of 50 epochs (α's learning-rate start and λα's start) scaled to the run:
-      ``max(1, round(8 / 50 * epochs))``, unless ``delay`` is given;
+    - the engine's default delay (α's learning-rate start and λα's start), the reference's 8 of 50
+      epochs scaled to the run, ``max(1, round(8 / 50 * epochs))``, unless ``delay`` is given;
     - ``lambda_c`` linear up to ``lambda_c`` (the reference uses 0.1; 0.3 leaves a near-discrete supernet
-      on small data).
+      on small data);
+    - for method daas, ``control`` as the engine's discreteness controller (for example
+      :data:`DEFAULT_CONTROL`); None leaves it off, as in the paper's fixed schedules.
     """
     total = max(1, epochs * steps_per_epoch)
     lr = arch_lr if arch_lr is not None else travel / total
-    d = delay if delay is not None else max(1, round(REFERENCE_DELAY / REFERENCE_EPOCHS * epochs))
-    d = min(max(d, 1), epochs)
+    d = delay if delay is not None else engine_delay(epochs)
     adam = {"lr": lr, "betas": [0.5, 0.999], "eps": 1e-8, "weight_decay": 1e-3}
     config = {
         "space": space, "method": method, "epochs": epochs, "seed": seed,
@@ -224,13 +237,17 @@ def scaled_config(method: str, epochs: int, steps_per_epoch: int, *, space: Any 
            f" = {travel:g} / ({epochs} epochs x {steps_per_epoch} steps): lr x steps = {lr * total:.2f}, as the "
            f"reference's 3e-4 x 391 x 50 = 5.9 on CIFAR-10"),
         f"delay {d} epochs" + (" (given)" if delay is not None else
-                               f" = round(8/50 x {epochs}), the reference's 8 of 50 scaled")
+                               f" = max(1, round(8/50 x {epochs})), the reference's 8 of 50 scaled")
         + ": alpha_start_epoch and lambda_alpha's start",
         f"lambda_c linear 0 -> {lambda_c:g}" + (" (3x the reference's 0.1: small data needs the pressure to end "
                                                 "near-discrete)" if abs(lambda_c - 0.3) < 1e-12 else ""),
     ]
     if method == "darts":
         notes[-1] = "method darts: plain softmax, edge weights 1, no discretization losses (same lr and delay)"
+    elif control:
+        config["control"] = dict(control)
+        notes.append("discreteness controller: " + ", ".join(f"{k} {v:g}" for k, v in control.items())
+                     + " (boosts the losses while the weakest kept edge or the kept mass lags its trajectory)")
     return config, notes
 
 
@@ -293,7 +310,8 @@ def plan(method: str, data: Dataset, args: argparse.Namespace) -> Tuple[Dict[str
     train, val = _batches(data, args)
     steps = min(len(train), len(val))
     config, notes = scaled_config(method, args.epochs, steps, space=_space_arg(args.space), seed=args.seed,
-                                  travel=args.travel, arch_lr=args.arch_lr, lambda_c=args.lambda_c, delay=args.delay)
+                                  travel=args.travel, arch_lr=args.arch_lr, lambda_c=args.lambda_c, delay=args.delay,
+                                  control=DEFAULT_CONTROL if args.control else None)
     return config, notes, steps
 
 
@@ -358,42 +376,131 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
         "cell_types": model.cell_types, "batch_size": train.batch_size, "steps_per_epoch": steps,
         "weight_lr": args.lr, "config": config, "choices": notes,
         **gap,
-        "discreteness": metrics.get("discreteness"), "weakest_edge": metrics.get("weakest_edge"),
+        **{k: metrics.get(k) for k in ("discreteness", "weakest_edge", "weakest_kept_edge", "kept_mass",
+                                        "op_boost", "edge_boost")},
         "metrics": metrics, "genotype": genotype,
         "time_per_step_ms": result.time_per_step_ms, "daas_ms_per_step": result.daas_ms_per_step,
         "daas_share_percent": result.daas_share_percent, "steps": result.steps,
         "search_seconds": result.seconds,
         "accuracy_unit": "percent of the test split; BatchNorm statistics re-estimated on the training split "
-                         "(the *_search_bn entries: the search's running statistics)",
+                         "(the *_search_bn entries: the search's running statistics); the discretized network "
+                         "keeps each kept edge at its trained edge weight (*_unit_edges: at 1)",
         "files": sorted(["state.daas", "supernet.pt", "genotype.json", "history.json", "report.json"]
                         + [os.path.basename(p) for p in pngs]),
     }
     report["wall_seconds"] = time.perf_counter() - start
     _atomic_write(os.path.join(out_dir, "report.json"), (json.dumps(report, indent=2) + "\n").encode())
     log(f"[{name}] supernet {gap['supernet_accuracy']:.1f}%, discretized {gap['discretized_accuracy']:.1f}% "
-        f"(drop {report['accuracy_drop']:.1f} points), discreteness {report['discreteness']:.3f}; "
+        f"(drop {report['accuracy_drop']:.1f} points; {report['accuracy_drop_unit_edges']:.1f} with kept edges at 1), "
+        f"discreteness {report['discreteness']:.3f}, weakest kept edge {report['weakest_kept_edge']:.3f}; "
         f"{report['time_per_step_ms']:.0f} ms/step, daas {report['daas_ms_per_step']:.3f} ms "
         f"({report['daas_share_percent']:.2f}%); {report['wall_seconds']:.0f} s -> {out_dir}")
     return report
 
 
-def summary_table(reports: Sequence[Dict[str, Any]]) -> str:
-    """The side-by-side comparison printed at the end."""
-    rows = [("", *[r["method"] for r in reports])]
-    rows.append(("supernet accuracy", *[f"{r['supernet_accuracy']:.1f}%" for r in reports]))
-    rows.append(("discretized accuracy", *[f"{r['discretized_accuracy']:.1f}%" for r in reports]))
-    rows.append(("accuracy drop", *[f"{r['accuracy_drop']:.1f} pts" for r in reports]))
-    rows.append(("discreteness", *[f"{r['discreteness']:.3f}" for r in reports]))
-    rows.append(("weakest edge", *[f"{r['weakest_edge']:.3f}" for r in reports]))
-    rows.append(("ms per step (daas share)",
-                 *[f"{r['time_per_step_ms']:.0f} ({r['daas_share_percent']:.2f}%)" for r in reports]))
-    rows.append(("wall time", *[f"{r['wall_seconds']:.0f} s" for r in reports]))
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Rows under a header, the first column left-aligned and the others right-aligned."""
+    rows = [tuple(header), *[tuple(r) for r in rows]]
     widths = [max(len(str(row[c])) for row in rows) for c in range(len(rows[0]))]
     lines = []
     for k, row in enumerate(rows):
         lines.append("  ".join(str(v).ljust(widths[c]) if c == 0 else str(v).rjust(widths[c]) for c, v in enumerate(row)))
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def summary_table(reports: Sequence[Dict[str, Any]]) -> str:
+    """The side-by-side comparison printed at the end of a seed's searches."""
+    def row(label: str, fmt: Callable[[Dict[str, Any]], str]) -> Tuple[str, ...]:
+        return (label, *[fmt(r) if r.get("supernet_accuracy") is not None else "" for r in reports])
+
+    def pct(key: str) -> Callable[[Dict[str, Any]], str]:
+        return lambda r: "" if r.get(key) is None else f"{r[key]:.1f}%"
+
+    rows = [
+        row("supernet accuracy", pct("supernet_accuracy")),
+        row("discretized accuracy", pct("discretized_accuracy")),
+        row("accuracy drop", lambda r: f"{r['accuracy_drop']:.1f} pts"),
+        row("  with kept edges at 1", lambda r: f"{r['accuracy_drop_unit_edges']:.1f} pts"),
+        row("discreteness", lambda r: f"{r['discreteness']:.3f}"),
+        row("weakest kept edge", lambda r: f"{r['weakest_kept_edge']:.3f}"),
+        row("kept mass", lambda r: f"{r['kept_mass']:.3f}"),
+        row("retrained accuracy", pct("retrained_accuracy")),
+        row("ms per step (daas share)", lambda r: f"{r['time_per_step_ms']:.0f} ({r['daas_share_percent']:.2f}%)"),
+        row("wall time", lambda r: f"{r['wall_seconds']:.0f} s"),
+    ]
+    return _table(("", *[r["method"] for r in reports]), rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Retraining and the summary over seeds
+
+#: The figures the summary gathers per method, over seeds.
+SUMMARY_FIGURES = ("supernet_accuracy", "discretized_accuracy", "accuracy_drop", "discretized_accuracy_unit_edges",
+                   "accuracy_drop_unit_edges", "discreteness", "weakest_edge", "weakest_kept_edge", "kept_mass",
+                   "retrained_accuracy", "wall_seconds")
+
+
+def retrain_jobs(reports: Sequence[Dict[str, Any]], space: Any, seed: int, n_random: int) -> List[Tuple[str, Dict[str, Any]]]:
+    """What a seed retrains: each method's genotype, then ``n_random`` random genotypes of the same
+    space (same keep counts), drawn from seeds ``1000 * seed + k``."""
+    from .retrain import random_genotype
+
+    jobs = [(r["method"], r["genotype"]) for r in reports]
+    jobs += [(f"random-{k}", random_genotype(space, 1000 * seed + k)) for k in range(n_random)]
+    return jobs
+
+
+def _retrain_one(label: str, genotype: Dict[str, Any], space: Any, args: argparse.Namespace, seed: int) -> Dict[str, Any]:
+    """One retraining run (also the body of a worker process, started with ``spawn``)."""
+    from .retrain import retrain
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    result = retrain(space, genotype, _load_data(args), C=args.retrain_C, layers=args.retrain_layers,
+                     epochs=args.retrain_epochs, seed=seed, device=_device(args.device),
+                     batch_size=args.batch_size, lr=args.retrain_lr)
+    result.update(label=label, genotype=genotype)
+    return result
+
+
+def stats(values: Sequence[float]) -> Dict[str, Any]:
+    """``{"mean", "std", "min", "max", "values"}`` of ``values`` (std with n - 1; 0 for one value)."""
+    v = [float(x) for x in values]
+    mean = sum(v) / len(v)
+    std = math.sqrt(sum((x - mean) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else 0.0
+    return {"mean": mean, "std": std, "min": min(v), "max": max(v), "values": v}
+
+
+def summarize(seeds: Sequence[int], per_seed: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """The summary over seeds: ``{"seeds", "methods": {method: {figure: stats}}}``; ``random`` holds
+    ``retrained_accuracy`` over every random genotype of every seed."""
+    methods: Dict[str, Dict[str, Any]] = {}
+    for run in per_seed:
+        for r in run["reports"]:
+            m = methods.setdefault(r["method"], {})
+            for k in SUMMARY_FIGURES:
+                if r.get(k) is not None:
+                    m.setdefault(k, []).append(r[k])
+        randoms = [x["test_accuracy"] for x in run["retrained"] if x["label"].startswith("random-")]
+        if randoms:
+            methods.setdefault("random", {}).setdefault("retrained_accuracy", []).extend(randoms)
+    return {"seeds": list(seeds),
+            "methods": {m: {k: stats(v) for k, v in figs.items()} for m, figs in methods.items()}}
+
+
+def summary_markdown(summary: Dict[str, Any], command: str) -> str:
+    """summary.md: one table per method, mean ± std (min .. max) over the seeds."""
+    lines = [f"# Search summary over seeds {', '.join(str(s) for s in summary['seeds'])}", "",
+             f"Made by `{command}`. Accuracies in percent of the test split, drops in points; std over "
+             "seeds (n - 1).", ""]
+    for method, figs in summary["methods"].items():
+        lines += [f"## {method}", "", "| figure | mean | std | min | max | values |", "|---|---|---|---|---|---|"]
+        for k, st in figs.items():
+            vals = ", ".join(f"{x:.3f}" if abs(x) < 10 else f"{x:.1f}" for x in st["values"])
+            lines.append(f"| {k} | {st['mean']:.3f} | {st['std']:.3f} | {st['min']:.3f} | {st['max']:.3f} | {vals} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -417,6 +524,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-size", type=int, default=None, help="validation examples (digits: 700)")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation/test split (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of PyTorch and of the engine (default: %(default)s)")
+    p.add_argument("--seeds", default=None,
+                   help="several seeds, e.g. '0 1 2': the whole comparison per seed in OUT/seed-N/, then "
+                        "OUT/summary.json and OUT/summary.md over them (default: --seed alone, in OUT)")
+    p.add_argument("--no-control", dest="control", action="store_false",
+                   help="DAAS with the paper's fixed schedules only (default: the engine's discreteness controller, "
+                        "targets 0.99 for the weakest kept edge and the kept mass)")
+    p.add_argument("--retrain-epochs", type=int, default=20,
+                   help="epochs to retrain each genotype from scratch after the searches; 0: no retraining "
+                        "(default: %(default)s)")
+    p.add_argument("--random", type=int, default=3,
+                   help="random genotypes of the same space retrained as a baseline (default: %(default)s)")
+    p.add_argument("--retrain-C", type=int, default=8, help="channels of the retrained networks (default: %(default)s)")
+    p.add_argument("--retrain-layers", type=int, default=3, help="cells of the retrained networks (default: %(default)s)")
+    p.add_argument("--retrain-lr", type=float, default=0.05,
+                   help="SGD learning rate of retraining (momentum 0.9, cosine, train+validation splits; "
+                        "default: %(default)s)")
     p.add_argument("--space", default="darts",
                    help="preset (darts, darts-none, nb201), a JSON space object, or a file holding one (default: %(default)s)")
     p.add_argument("--C", type=int, default=4, help="channels of the first cells (default: %(default)s)")
@@ -446,50 +569,115 @@ def _child(method: str, args: argparse.Namespace, position: int) -> Dict[str, An
     return run_search(method, _load_data(args), args, _device(args.device), position=position)
 
 
+def _parse_seeds(args: argparse.Namespace) -> List[int]:
+    if args.seeds is None:
+        return [args.seed]
+    try:
+        seeds = [int(t) for t in args.seeds.replace(",", " ").split()]
+    except ValueError:
+        raise SystemExit(f"daas.torch.search: --seeds wants integers, got {args.seeds!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise SystemExit(f"daas.torch.search: --seeds wants distinct integers, got {args.seeds!r}")
+    return seeds
+
+
+def _in_pool(jobs: int, fn: Callable[..., Any], calls: Sequence[Tuple[Any, ...]]) -> List[Any]:
+    """``fn(*call)`` for each call, in ``jobs`` spawned processes when jobs > 1 (libdaas must not be
+    forked); the workers share the parent's tqdm lock so their bars do not overwrite each other."""
+    if jobs <= 1 or len(calls) <= 1:
+        return [fn(*c) for c in calls]
+    import multiprocessing
+
+    from tqdm.auto import tqdm
+
+    ctx = multiprocessing.get_context("spawn")
+    lock = ctx.RLock()
+    with ctx.Pool(min(jobs, len(calls)), initializer=tqdm.set_lock, initargs=(lock,)) as pool:
+        return pool.starmap(fn, calls)
+
+
+def run_seed(seed: int, methods: Sequence[str], data: Dataset, args: argparse.Namespace, device: torch.device,
+             jobs: int) -> Dict[str, Any]:
+    """The whole comparison for one seed in ``args.out``: every method's search, then the retraining of
+    their genotypes and of ``--random`` random ones; writes ``retrain.json`` and adds
+    ``retrained_accuracy`` to each report. Returns ``{"seed", "reports", "retrained"}``."""
+    if jobs == 1:
+        reports = [run_search(m, data, args, device) for m in methods]
+    else:
+        reports = _in_pool(jobs, _child, [(m, args, k) for k, m in enumerate(methods)])
+    retrained: List[Dict[str, Any]] = []
+    if args.retrain_epochs > 0:
+        space = _space_arg(args.space)
+        todo = retrain_jobs(reports, space, seed, args.random)
+        _log(f"retraining {len(todo)} genotypes from scratch ({', '.join(label for label, _ in todo)}): "
+             f"C={args.retrain_C}, {args.retrain_layers} cells, {args.retrain_epochs} epochs on train+validation")
+        retrained = _in_pool(jobs, _retrain_one, [(label, g, space, args, seed) for label, g in todo])
+        for r in retrained:
+            _log(f"  {r['label']}: test accuracy {r['test_accuracy']:.1f}% ({r['params']} weights, {r['seconds']:.0f} s)")
+        by_label = {r["label"]: r for r in retrained}
+        for rep in reports:
+            rep["retrained_accuracy"] = by_label[rep["method"]]["test_accuracy"]
+            _atomic_write(os.path.join(args.out, rep["name"], "report.json"), (json.dumps(rep, indent=2) + "\n").encode())
+        _atomic_write(os.path.join(args.out, "retrain.json"), (json.dumps(retrained, indent=2) + "\n").encode())
+    print()
+    print(summary_table(reports))
+    if retrained:
+        randoms = [r["test_accuracy"] for r in retrained if r["label"].startswith("random-")]
+        if randoms:
+            print(f"random genotypes retrained: {', '.join(f'{a:.1f}%' for a in randoms)} "
+                  f"(mean {sum(randoms) / len(randoms):.1f}%)")
+    return {"seed": seed, "reports": reports, "retrained": retrained}
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.epochs < 1:
         raise SystemExit("daas.torch.search: --epochs must be >= 1")
+    if args.retrain_epochs < 0 or args.random < 0:
+        raise SystemExit("daas.torch.search: --retrain-epochs and --random must be >= 0")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for m in methods:
         if m not in ("daas", "darts"):
             raise SystemExit(f"daas.torch.search: unknown method {m!r} in --methods (want daas and/or darts)")
+    seeds = _parse_seeds(args)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     device = _device(args.device)
     jobs = args.jobs
-    if jobs <= 0:  # auto: the methods side by side on CPU cores, one after the other on a GPU
-        jobs = 1 if device.type == "cuda" else min(len(methods), max(1, (os.cpu_count() or 1) // max(args.threads, 1)))
-    jobs = max(1, min(jobs, len(methods)))
+    if jobs <= 0:  # auto: side by side on CPU cores, one after the other on a GPU
+        jobs = 1 if device.type == "cuda" else max(1, (os.cpu_count() or 1) // max(args.threads, 1))
     start = time.perf_counter()
     data = _load_data(args)
     print(f"daas.torch.search: device {_device_words(device)}"
-          + (f"; {jobs} methods side by side in separate processes" if jobs > 1 else ""))
+          + (f"; up to {jobs} runs side by side in separate processes" if jobs > 1 else ""))
     print(f"data {data.describe()}")
     for m in methods:
         _, notes, _ = plan(m, data, args)
         print(f"{m}: " + "\n  ".join([""] + notes))
     sys.stdout.flush()
-    if jobs == 1:
-        reports = [run_search(m, data, args, device) for m in methods]
-    else:
-        import multiprocessing
-
-        from tqdm.auto import tqdm
-
-        # The workers share the parent's tqdm lock, so the bars do not overwrite each other and no
-        # worker leaves its own semaphore behind.
-        ctx = multiprocessing.get_context("spawn")
-        lock = ctx.RLock()
-        with ctx.Pool(jobs, initializer=tqdm.set_lock, initargs=(lock,)) as pool:
-            reports = pool.starmap(_child, [(m, args, k) for k, m in enumerate(methods)])
-    print()
-    print(summary_table(reports))
-    print(f"\ntotal {time.perf_counter() - start:.0f} s; runs in {os.path.abspath(args.out)}")
-    summary = {r["method"]: {k: r[k] for k in ("supernet_accuracy", "discretized_accuracy", "accuracy_drop",
-                                                "discreteness", "weakest_edge", "wall_seconds")} for r in reports}
-    _atomic_write(os.path.join(args.out, f"{args.name or data.name}-summary.json"),
-                  (json.dumps(summary, indent=2) + "\n").encode())
+    per_seed = []
+    for seed in seeds:
+        run_args = argparse.Namespace(**vars(args))
+        run_args.seed = seed
+        if len(seeds) > 1:
+            run_args.out = os.path.join(args.out, f"seed-{seed}")
+            print(f"\n== seed {seed} -> {run_args.out}")
+            sys.stdout.flush()
+        per_seed.append(run_seed(seed, methods, data, run_args, device, jobs))
+    summary = summarize(seeds, per_seed)
+    os.makedirs(args.out, exist_ok=True)
+    _atomic_write(os.path.join(args.out, "summary.json"), (json.dumps(summary, indent=2) + "\n").encode())
+    command = "python -m daas.torch.search " + " ".join(argv if argv is not None else sys.argv[1:])
+    _atomic_write(os.path.join(args.out, "summary.md"), summary_markdown(summary, command.strip()).encode())
+    if len(seeds) > 1:
+        print()
+        print(_table(("over seeds " + " ".join(map(str, seeds)), *summary["methods"]),
+                     [(k, *[(f"{f[k]['mean']:.3f} ± {f[k]['std']:.3f}" if k in f else "")
+                            for f in summary["methods"].values()])
+                      for k in ("supernet_accuracy", "discretized_accuracy", "accuracy_drop", "accuracy_drop_unit_edges",
+                                "weakest_kept_edge", "kept_mass", "retrained_accuracy")]))
+    print(f"\ntotal {time.perf_counter() - start:.0f} s; runs in {os.path.abspath(args.out)} "
+          f"(summary.json, summary.md)")
     return 0
 
 
