@@ -13,21 +13,34 @@ type Choice struct {
 	Weight float64 `json:"weight,omitempty"` // the edge weight at discretization (absent when 0)
 }
 
-// CellGenotype is one discretized cell type. Nodes[j] lists node j's kept inputs, strongest first;
-// Concat lists the states the cell concatenates into its output (every intermediate node).
+// CellGenotype is one discretized cell type. States 0..Inputs-1 are the cell's inputs (0 the oldest:
+// in a DARTS cell, 0 is the output of the cell two back and 1 of the previous one) and state Inputs+j
+// is intermediate node j. Nodes[j] lists node j's kept inputs, strongest first; Keep[j] is how many it
+// keeps; Concat lists the states the cell concatenates into its output (every intermediate node).
 type CellGenotype struct {
 	Name   string     `json:"name"`
+	Inputs int        `json:"inputs,omitempty"`
+	Keep   []int      `json:"keep,omitempty"`
 	Concat []int      `json:"concat"`
 	Nodes  [][]Choice `json:"nodes"`
 }
 
-// Genotype is the discrete architecture (SPEC §5). Darts is set for two-cell spaces named normal and
-// reduce that keep two inputs per node; NB201 for the NAS-Bench-201 layout.
+// GenotypeFormat is the version of the genotype JSON this build writes. Format 1 added format, ops,
+// discard, and per cell inputs and keep to the original (unversioned) form, which lacks them.
+const GenotypeFormat = 1
+
+// Genotype is the discrete architecture (SPEC §5), self-describing: the format version, the space's op
+// list and discarded ops, and per cell its inputs, keep counts and kept choices. Darts is set for
+// two-cell spaces named normal and reduce with 2 inputs that keep two inputs per node (what DARTS's
+// own code can build); NB201 for the NAS-Bench-201 layout.
 type Genotype struct {
-	Method Method         `json:"method"`
-	Cells  []CellGenotype `json:"cells"`
-	Darts  string         `json:"darts,omitempty"`
-	NB201  string         `json:"nb201,omitempty"`
+	Format  int            `json:"format,omitempty"`
+	Method  Method         `json:"method"`
+	Ops     []string       `json:"ops,omitempty"`
+	Discard []string       `json:"discard,omitempty"`
+	Cells   []CellGenotype `json:"cells"`
+	Darts   string         `json:"darts,omitempty"`
+	NB201   string         `json:"nb201,omitempty"`
 }
 
 // JSON returns the genotype's JSON.
@@ -45,11 +58,12 @@ func (g Genotype) JSON() []byte {
 // Each kept input carries its edge weight at this moment (n_j · softmax(min(β_j, 1)) on nodes that
 // drop inputs, 1 elsewhere and for DARTS), the weight a network cut from the supernet inherits.
 func (e *Engine) Discretize() Genotype {
-	g := Genotype{Method: e.cfg.Method}
+	g := Genotype{Format: GenotypeFormat, Method: e.cfg.Method, Ops: append([]string(nil), e.cfg.Space.Ops...),
+		Discard: append([]string(nil), e.cfg.Space.Discard...)}
 	opW := make([]float64, len(e.alpha))
 	e.relaxOps(e.alpha, opW)
 	for _, c := range e.cfg.Space.Cells {
-		cg := CellGenotype{Name: c.Name, Nodes: make([][]Choice, 0, c.Nodes)}
+		cg := CellGenotype{Name: c.Name, Inputs: c.Inputs, Keep: append([]int(nil), c.Keep...), Nodes: make([][]Choice, 0, c.Nodes)}
 		for j := 0; j < c.Nodes; j++ {
 			cg.Concat = append(cg.Concat, c.Inputs+j)
 		}
@@ -78,13 +92,17 @@ func (e *Engine) Discretize() Genotype {
 	return g
 }
 
-// dartsString renders the DARTS Genotype(...) string, or "" when the space is not DARTS-shaped.
+// dartsString renders the DARTS Genotype(...) string, or "" when the space is not DARTS-shaped (two
+// cells named normal and reduce, each with 2 inputs and keep 2 at every node).
 func dartsString(s Space, g Genotype) string {
 	if len(s.Cells) != 2 {
 		return ""
 	}
 	byName := map[string]int{}
 	for i, c := range s.Cells {
+		if c.Inputs != 2 { // DARTS's cells take exactly the two previous cells' outputs
+			return ""
+		}
 		for _, k := range c.Keep {
 			if k != 2 {
 				return ""

@@ -144,3 +144,45 @@ func choicesClose(got, want [][]Choice, tol float64) bool {
 	}
 	return true
 }
+
+// The genotype describes itself: format, ops, and per cell inputs and keep, so a reader needs no
+// config to interpret it.
+func TestGenotypeIsSelfDescribing(t *testing.T) {
+	e := mustEngine(t, `{"space": {"ops": ["none", "a", "b"], "discard": ["none"], "cells": [
+		{"name": "normal", "inputs": 3, "nodes": 2, "keep": [2, 2]}, {"name": "reduce", "inputs": 3, "nodes": 2, "keep": 2}]}}`)
+	var g map[string]any
+	if err := json.Unmarshal(e.Discretize().JSON(), &g); err != nil {
+		t.Fatal(err)
+	}
+	if g["format"] != float64(GenotypeFormat) || !reflect.DeepEqual(g["ops"], []any{"none", "a", "b"}) ||
+		!reflect.DeepEqual(g["discard"], []any{"none"}) {
+		t.Errorf("format/ops/discard: %v %v %v", g["format"], g["ops"], g["discard"])
+	}
+	cell := g["cells"].([]any)[0].(map[string]any)
+	if cell["inputs"] != float64(3) || !reflect.DeepEqual(cell["keep"], []any{float64(2), float64(2)}) ||
+		len(cell["nodes"].([]any)) != 2 || !reflect.DeepEqual(cell["concat"], []any{float64(3), float64(4)}) {
+		t.Errorf("cell %v", cell)
+	}
+	// DARTS cells take exactly two inputs: with three, DARTS's code cannot build the string.
+	if _, ok := g["darts"]; ok {
+		t.Errorf("a DARTS string for a space with 3 cell inputs: %v", g["darts"])
+	}
+	two := mustEngine(t, `{"space": "darts"}`).Discretize()
+	if !strings.HasPrefix(two.Darts, "Genotype(normal=[") {
+		t.Errorf("darts preset: %q", two.Darts)
+	}
+}
+
+// A history genotype written before format 1 (no format, ops, inputs or keep) still loads.
+func TestGenotypeWithoutFormatIsCanonical(t *testing.T) {
+	e := mustEngine(t, `{"space": "darts"}`)
+	g := e.Discretize()
+	g.Format, g.Ops, g.Discard = 0, nil, nil
+	for i := range g.Cells {
+		g.Cells[i].Inputs, g.Cells[i].Keep = 0, nil
+	}
+	cfg := e.Config()
+	if err := checkGenotypeJSON(g.JSON(), &cfg); err != nil {
+		t.Errorf("an unversioned genotype is refused: %v", err)
+	}
+}

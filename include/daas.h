@@ -237,10 +237,19 @@ daas_status daas_engine_step(daas_engine *engine, const float *grad_op, size_t n
                              const float *grad_edge, size_t n_edges);
 
 /* daas_engine_discretize returns the genotype of the current alpha and beta as JSON (SPEC.md
- * section 5): {"method", "cells": [{"name", "concat", "nodes": [[{"input", "op", "weight"}, ...],
- * ...]}], and "darts" / "nb201" strings where the space has that layout}. "weight" is the kept
- * edge's weight W now (n_j * softmax(min(beta, 1)) on a node that drops inputs, 1 on a node that
- * keeps all and for darts): a network cut from the supernet inherits it. It is left out when 0.
+ * section 5), self-describing:
+ *   {"format": 1, "method", "ops": [...], "discard": [...] (left out when empty),
+ *    "cells": [{"name", "inputs", "keep": [k_0, ...], "concat": [...],
+ *               "nodes": [[{"input", "op", "weight"}, ...], ...]}, ...],
+ *    "darts": "Genotype(...)" and/or "nb201": "|op~0|+..." where the space has that layout}.
+ * In a cell, states 0..inputs-1 are the cell inputs (0 the oldest: in a DARTS cell the output of the
+ * cell two back) and state inputs+j is node j; nodes[j] lists node j's kept inputs, strongest first
+ * (keep[j] of them), and the node count is the length of nodes. "weight" is the kept edge's weight W
+ * now (n_j * softmax(min(beta, 1)) on a node that drops inputs, 1 on a node that keeps all and for
+ * darts): a network cut from the supernet inherits it; it is left out when 0. "darts" is written
+ * only for two cells named normal and reduce with 2 inputs and keep 2 everywhere (what DARTS's code
+ * builds); "nb201" for one cell with 1 input and 3 nodes keeping all. Histories written before
+ * format 1 hold genotypes without format, ops, discard, inputs and keep.
  *   genotype_json_out  receives the JSON text (not NUL-terminated); {NULL, 0} on failure.
  * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer or an invalid handle.
  * Ownership: the caller releases *genotype_json_out with daas_bytes_free. Since 0.1.0. */
