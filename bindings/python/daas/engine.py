@@ -159,6 +159,13 @@ def _config_bytes(config: Config) -> bytes:
     return text
 
 
+def _missing_gradient(name: str) -> str:
+    weights = "op" if name == "grad_op" else "edge"
+    return (f"daas: {name} is None: the gradient of the {weights} weights was never computed. Make the "
+            f"{weights} weights a leaf tensor with requires_grad=True, use them in the forward pass and call "
+            f"backward() (or torch.autograd.grad) before reading .grad")
+
+
 def _free_handle(handle: Any) -> None:
     """Finalizer body: free an engine handle, never from a forked child (the Go runtime is gone)."""
     if _library.in_forked_child():
@@ -370,12 +377,28 @@ class Engine:
         (|α|, |β| ≤ 1e12; no search comes near), raise NumericError and leave the engine exactly as
         it was; wrong lengths raise InvalidArgumentError.
         """
+        if grad_op is None or grad_edge is None:
+            raise TypeError(_missing_gradient("grad_op" if grad_op is None else "grad_edge"))
         keep_op, op_ptr, n_op = _input_buffer(grad_op, "grad_op")
         keep_edge, edge_ptr, n_edge = _input_buffer(grad_edge, "grad_edge")
+        sizes = self._sizes
+        if n_op != sizes.n_alpha or n_edge != sizes.n_edges:
+            raise InvalidArgumentError(E_INVALID_ARGUMENT, self._length_message(n_op, n_edge))
         with self._lock:
             lib, h = self._open()
             lib.daas_engine_step(h, op_ptr, n_op, edge_ptr, n_edge)
         del keep_op, keep_edge
+
+    def _length_message(self, n_op: int, n_edge: int) -> str:
+        """Names the gradient whose length is wrong and the layout it must have."""
+        cells = self.config["space"]["cells"]
+        n_ops = len(self.config["space"]["ops"])
+        edges = [c["nodes"] * c["inputs"] + c["nodes"] * (c["nodes"] - 1) // 2 for c in cells]
+        per_cell = (f"{len(cells)}x{edges[0]}" if len(set(edges)) == 1 else "+".join(map(str, edges)))
+        if n_op != self._sizes.n_alpha:
+            return (f"daas: grad_op has {n_op} values, want {self._sizes.n_alpha}: layout [cell][edge][op] = "
+                    f"{per_cell}x{n_ops} for this space")
+        return f"daas: grad_edge has {n_edge} values, want {self._sizes.n_edges}: layout [cell][edge] = {per_cell}"
 
     # -- Python protocol ---------------------------------------------------------------------
 

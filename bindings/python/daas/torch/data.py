@@ -12,13 +12,18 @@ standardized per channel with the training split's mean and standard deviation.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
-from typing import Iterator, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
 
-__all__ = ["Split", "Dataset", "load_digits", "load_npz", "split_indices", "Batches"]
+__all__ = ["Split", "Dataset", "DataWarning", "load_digits", "load_npz", "split_indices", "Batches", "batch_warnings"]
+
+
+class DataWarning(UserWarning):
+    """Data that loads but is probably not what was meant (channels-last images, empty classes)."""
 
 
 @dataclass
@@ -59,6 +64,11 @@ def split_indices(n: int, n_train: int, n_val: int, seed: int) -> Tuple[np.ndarr
 def _as_nchw(x: np.ndarray, key: str) -> np.ndarray:
     if x.ndim == 3:
         x = x[:, None, :, :]
+    if x.ndim == 4 and x.shape[3] in (1, 3, 4) and x.shape[1] > 4:
+        warnings.warn(f"daas.torch: {key} has shape {list(x.shape)}, which looks channels-last [N, H, W, C]; "
+                      f"it is read as [N, C, H, W] = {x.shape[1]} channels of {x.shape[2]}x{x.shape[3]}. "
+                      f"Pass {key}.transpose(0, 3, 1, 2) if the last axis holds the channels", DataWarning,
+                      stacklevel=3)
     if x.ndim != 4:
         raise ValueError(f"daas.torch: {key} must have shape [N, C, H, W] or [N, H, W], got {list(x.shape)}")
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
@@ -92,6 +102,13 @@ def _standardize(train: np.ndarray, *others: np.ndarray) -> Tuple[np.ndarray, ..
 def _make(name: str, xtr, ytr, xva, yva, xte, yte) -> Dataset:
     xtr, xva, xte = _standardize(xtr, xva, xte)
     k = int(max(ytr.max(), yva.max(), yte.max() if yte.size else 0)) + 1
+    for split, y in (("train", ytr), ("validation", yva)):
+        empty = sorted(set(range(k)) - set(np.unique(y).tolist()))
+        if empty:
+            warnings.warn(f"daas.torch: {name}: the {split} split has no example of class"
+                          f"{'es' if len(empty) > 1 else ''} {', '.join(map(str, empty[:10]))}"
+                          f"{' ...' if len(empty) > 10 else ''} (labels run 0..{k - 1}); "
+                          "check the labels or use more data", DataWarning, stacklevel=3)
     t = lambda x, y: Split(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y)))
     return Dataset(name, t(xtr, ytr), t(xva, yva), t(xte, yte), k)
 
@@ -141,6 +158,17 @@ def load_npz(path: str, n_train: Optional[int] = None, n_val: Optional[int] = No
         tr, va, _ = split_indices(n, n_train, n_val, seed)
     name = path.rsplit("/", 1)[-1].removesuffix(".npz")
     return _make(name, x[tr], y[tr], x[va], y[va], test[0], test[1])
+
+
+def batch_warnings(data: Dataset, batch_size: int) -> List[str]:
+    """What is wrong with ``data`` for batches of ``batch_size``: splits with fewer examples than one
+    batch (they give a single, smaller batch per epoch)."""
+    out = []
+    for name, split in (("train", data.train), ("validation", data.val)):
+        if len(split) < batch_size:
+            out.append(f"daas.torch: {data.name}: the {name} split has {len(split)} examples, fewer than one batch "
+                       f"of {batch_size}: each epoch is a single batch of {len(split)}")
+    return out
 
 
 class Batches:

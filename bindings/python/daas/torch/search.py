@@ -26,6 +26,7 @@ import os
 import platform
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import Batches, Dataset, load_digits, load_npz
+from .data import Batches, Dataset, DataWarning, batch_warnings, load_digits, load_npz
 from .evaluate import discretization_gap, genotype_dict
 from .model import Network, SpaceSpec
 
@@ -53,6 +54,9 @@ class SearchResult:
     steps: int = 0
     seconds: float = 0.0
     daas_seconds: float = 0.0
+    #: What a resumed search needs besides the engine and the model, as of the last finished epoch:
+    #: the learning-rate scheduler's state and the batch sources' generator states.
+    resume_state: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def time_per_step_ms(self) -> float:
@@ -119,13 +123,20 @@ def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epoch
            device: Optional[torch.device] = None, lr: float = 0.025, lr_min: float = 0.001, momentum: float = 0.9,
            weight_decay: float = 3e-4, grad_clip: float = 5.0,
            checkpoint: Optional[Callable[[int, "SearchResult", torch.optim.Optimizer], None]] = None,
-           progress: bool = True, desc: str = "search", position: int = 0) -> SearchResult:
+           progress: bool = True, desc: str = "search", position: int = 0,
+           resume: Optional[Mapping[str, Any]] = None) -> SearchResult:
     """Runs ``epochs`` epochs of first-order search of ``model``'s architecture with ``engine``.
 
     ``train`` and ``val`` are re-iterable sources of ``(x, y)`` batches (a :class:`~daas.torch.data.Batches`
     or a DataLoader with ``num_workers=0`` or the ``spawn`` start method: libdaas must not be used in a
     forked child); an epoch has ``min(len(train), len(val))`` steps. The engine's epochs run 1..``epochs``
     and must match its config. ``checkpoint(epoch, result, optimizer)`` is called after every epoch.
+
+    ``resume`` continues a search checkpointed after epoch ``resume["epoch"]``: the engine and the
+    model come loaded, and the mapping holds what the checkpoint saved: ``optimizer`` (its state dict),
+    ``history``, ``timing`` and ``resume_state`` (as :attr:`SearchResult.resume_state`). Batch sources
+    with a ``generator`` (:class:`~daas.torch.data.Batches`) get their generator back, so the resumed
+    search sees the same batches as one that was never stopped.
     """
     device = device if device is not None else next(model.parameters()).device
     model.check_engine(engine)
@@ -137,17 +148,31 @@ def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epoch
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1), eta_min=lr_min)
     result = SearchResult()
-    engine.weights(out=(op_np, edge_np))
-    result.history.append(_record(engine, 0, op_np, edge_np))
+    first = 1
+    sources = [s for s in (train, val) if isinstance(getattr(s, "generator", None), torch.Generator)]
+    if resume is not None:
+        first = int(resume["epoch"]) + 1
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["resume_state"]["scheduler"])
+        for src, gen_state in zip(sources, resume["resume_state"]["generators"]):
+            src.generator.set_state(gen_state)
+        result.history = list(resume["history"])
+        result.steps, result.seconds, result.daas_seconds = resume["timing"]
+        if engine.epoch != resume["epoch"]:
+            raise ValueError(f"daas.torch: the engine is at epoch {engine.epoch} but the checkpoint at epoch "
+                             f"{resume['epoch']}; resume both from the same checkpoint")
+    else:
+        engine.weights(out=(op_np, edge_np))
+        result.history.append(_record(engine, 0, op_np, edge_np))
     steps_per_epoch = min(len(train), len(val))  # type: ignore[arg-type]
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs * steps_per_epoch, desc=desc, unit="step", dynamic_ncols=True, file=sys.stderr,
-                   position=position, leave=True)
+        bar = tqdm(total=epochs * steps_per_epoch, initial=(first - 1) * steps_per_epoch, desc=desc, unit="step",
+                   dynamic_ncols=True, file=sys.stderr, position=position, leave=True)
     on_cuda = device.type == "cuda"
-    for epoch in range(1, epochs + 1):
+    for epoch in range(first, epochs + 1):
         engine.set_epoch(epoch)
         loss_sum = correct = seen = val_correct = val_seen = 0.0
         for (xt, yt), (xv, yv) in zip(train, val):
@@ -175,6 +200,8 @@ def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epoch
                       train_accuracy=100.0 * correct / max(seen, 1), val_accuracy=100.0 * val_correct / max(val_seen, 1),
                       lr=optimizer.param_groups[0]["lr"])
         result.history.append(rec)
+        result.resume_state = {"scheduler": scheduler.state_dict(),
+                               "generators": [src.generator.get_state() for src in sources]}
         if bar is not None:
             bar.set_postfix(epoch=epoch, loss=f"{rec['train_loss']:.3f}", acc=f"{rec['train_accuracy']:.1f}",
                             disc=f"{rec['metrics'].get('discreteness', float('nan')):.3f}")
@@ -285,6 +312,26 @@ def _atomic_torch_save(obj: Any, path: str) -> None:
     os.replace(tmp, path)
 
 
+def _resume_checkpoint(state_path: str, model_path: str, config: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+    """The supernet checkpoint to resume from, or None when the run folder has none yet (a fresh start).
+    Raises SystemExit when the folder holds a run of another configuration or only half a checkpoint."""
+    have = [os.path.exists(p) for p in (state_path, model_path)]
+    if not any(have):
+        return None
+    if not all(have):
+        missing = state_path if not have[0] else model_path
+        raise SystemExit(f"daas.torch.search: --resume: {missing} is missing; the run folder holds half a checkpoint")
+    ckpt = torch.load(model_path, weights_only=False)
+    if ckpt.get("config") != config or "resume_state" not in ckpt:
+        raise SystemExit(f"daas.torch.search: --resume: {model_path} was written by a run with other settings "
+                         "(or by an older daas); resume with the same flags, or start afresh in another --out")
+    import daas.state
+
+    if daas.state.read(state_path).epoch != ckpt["epoch"]:
+        raise SystemExit(f"daas.torch.search: --resume: {state_path} and {model_path} are from different epochs")
+    return ckpt
+
+
 def _load_data(args: argparse.Namespace) -> Dataset:
     if args.data:
         return load_npz(args.data, args.train_size, args.val_size, seed=args.split_seed)
@@ -337,24 +384,31 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
     np.random.seed(args.seed)
     train, val = _batches(data, args)
     config, notes, steps = plan(method, data, args)
-    with daas.Engine(config) as eng:
+    state_path = os.path.join(out_dir, "state.daas")
+    model_path = os.path.join(out_dir, "supernet.pt")
+    ckpt = _resume_checkpoint(state_path, model_path, config) if args.resume else None
+    with (daas.Engine.load(state_path) if ckpt is not None else daas.Engine(config)) as eng:
         model = Network(eng.config, C=args.C, layers=args.layers, num_classes=data.num_classes,
                         in_channels=data.in_channels).to(device)
+        if ckpt is not None:
+            model.load_state_dict(ckpt["model"])
+            log(f"[{name}] resuming after epoch {ckpt['epoch']} of {args.epochs} from {out_dir}")
         n_params = sum(p.numel() for p in model.parameters())
         log(f"[{name}] supernet: C={args.C}, {args.layers} cells ({', '.join(model.cell_types)}), "
             f"{n_params} weights; engine: {eng.sizes[0]} op weights, {eng.sizes[1]} edge weights; "
             f"{steps} steps per epoch of batch {train.batch_size}")
-        state_path = os.path.join(out_dir, "state.daas")
-        model_path = os.path.join(out_dir, "supernet.pt")
 
         def checkpoint(epoch: int, result: SearchResult, optimizer: torch.optim.Optimizer) -> None:
             eng.save_file(state_path)
             _atomic_torch_save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                 "config": config, "C": args.C, "layers": args.layers,
-                                "num_classes": data.num_classes, "in_channels": data.in_channels}, model_path)
+                                "num_classes": data.num_classes, "in_channels": data.in_channels,
+                                "history": result.history, "resume_state": result.resume_state,
+                                "timing": (result.steps, result.seconds, result.daas_seconds)}, model_path)
 
         result = search(eng, model, train, val, epochs=args.epochs, device=device, lr=args.lr,
-                        checkpoint=checkpoint, progress=not args.no_progress, desc=name, position=position)
+                        checkpoint=checkpoint, progress=not args.no_progress, desc=name, position=position,
+                        resume=ckpt)
         genotype = genotype_dict(eng.discretize())
         metrics = eng.metrics()
         eval_train = Batches(data.train, args.batch_size, shuffle=False, drop_last=False, device=device)
@@ -559,6 +613,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=0,
                    help="methods run at once in separate (spawned) processes; 0: one per CPU core on CPU, 1 on a GPU")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--resume", action="store_true",
+                   help="continue each run from the checkpoint in its folder (state.daas and supernet.pt, written "
+                        "after every epoch) instead of starting afresh; the same flags as the run being resumed")
     return p
 
 
@@ -647,7 +704,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if jobs <= 0:  # auto: side by side on CPU cores, one after the other on a GPU
         jobs = 1 if device.type == "cuda" else max(1, (os.cpu_count() or 1) // max(args.threads, 1))
     start = time.perf_counter()
-    data = _load_data(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        try:
+            data = _load_data(args)
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"daas.torch.search: --data {args.data}: {exc}" if args.data else
+                             f"daas.torch.search: {exc}") from None
+    for w in caught:
+        print(f"daas.torch.search: warning: {w.message}", file=sys.stderr)
+    for message in batch_warnings(data, args.batch_size):
+        print(f"daas.torch.search: warning: {message}", file=sys.stderr)
     print(f"daas.torch.search: device {_device_words(device)}"
           + (f"; up to {jobs} runs side by side in separate processes" if jobs > 1 else ""))
     print(f"data {data.describe()}")
