@@ -103,3 +103,79 @@ def test_resume_continues_a_search_bit_for_bit(tmp_path: Path, monkeypatch) -> N
     # Resuming with other settings is refused in one line.
     with pytest.raises(SystemExit, match="other settings"):
         search_mod.main([*ARGS, "--out", str(cut), "--resume", "--lambda-c", "0.2"])
+
+
+def _read_events(path: Path):
+    """An independent reader of TensorBoard's record framing and the Event fields a scalar uses."""
+    from daas.state import crc32c
+
+    def masked(b: bytes) -> int:
+        c = crc32c(b)
+        return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+    def varint(buf, i):
+        n = shift = 0
+        while True:
+            b = buf[i]
+            i += 1
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return n, i
+
+    def fields(buf):
+        i, out = 0, []
+        while i < len(buf):
+            key, i = varint(buf, i)
+            num, wire = key >> 3, key & 7
+            if wire == 0:
+                v, i = varint(buf, i)
+            elif wire == 1:
+                v, i = buf[i:i + 8], i + 8
+            elif wire == 5:
+                v, i = buf[i:i + 4], i + 4
+            else:
+                n, i = varint(buf, i)
+                v, i = buf[i:i + n], i + n
+            out.append((num, v))
+        return out
+
+    import struct
+    data, i, events = path.read_bytes(), 0, []
+    while i < len(data):
+        header = data[i:i + 8]
+        (n,) = struct.unpack("<Q", header)
+        assert struct.unpack("<I", data[i + 8:i + 12])[0] == masked(header)
+        body = data[i + 12:i + 12 + n]
+        assert struct.unpack("<I", data[i + 12 + n:i + 16 + n])[0] == masked(body)
+        i += 16 + n
+        ev = {"scalars": {}}
+        for num, v in fields(body):
+            if num == 2:
+                ev["step"] = v
+            elif num == 3:
+                ev["file_version"] = v.decode()
+            elif num == 5:
+                for _, value in fields(v):
+                    f = dict(fields(value))
+                    ev["scalars"][f[1].decode()] = struct.unpack("<f", f[2])[0]
+        events.append(ev)
+    return events
+
+
+def test_tensorboard_scalars(tmp_path: Path) -> None:
+    board = tmp_path / "tb"
+    assert search_mod.main([*ARGS, "--out", str(tmp_path / "runs"), "--tensorboard", str(board)]) == 0
+    files = list((board / "digits-daas").glob("events.out.tfevents.*"))
+    assert len(files) == 1
+    events = _read_events(files[0])
+    assert events[0]["file_version"] == "brain.Event:2"
+    per_epoch = [e for e in events if "metrics/discreteness" in e["scalars"]]
+    assert [e["step"] for e in per_epoch] == [1, 2]
+    history = json.loads((tmp_path / "runs" / "digits-daas" / "history.json").read_text())
+    for e, rec in zip(per_epoch, history[1:]):
+        assert e["scalars"]["metrics/kept_mass"] == pytest.approx(rec["metrics"]["kept_mass"], rel=1e-6)
+        assert e["scalars"]["train/train_loss"] == pytest.approx(rec["train_loss"], rel=1e-6)
+    report = json.loads((tmp_path / "runs" / "digits-daas" / "report.json").read_text())
+    final = {k: v for e in events for k, v in e["scalars"].items() if k.startswith("result/")}
+    assert final["result/accuracy_drop"] == pytest.approx(report["accuracy_drop"], abs=1e-4)

@@ -312,6 +312,22 @@ def _atomic_torch_save(obj: Any, path: str) -> None:
     os.replace(tmp, path)
 
 
+#: The per-epoch scalars written with --tensorboard, from the engine's metrics.
+TENSORBOARD_METRICS = ("discreteness", "weakest_edge", "weakest_kept_edge", "kept_mass", "op_entropy", "edge_entropy",
+                       "edge_count_penalty", "disc_loss", "lambda_c", "lambda_alpha", "lambda_beta", "op_boost",
+                       "edge_boost")
+
+
+def _epoch_scalars(result: SearchResult) -> Dict[str, float]:
+    rec = result.history[-1]
+    out = {f"metrics/{k}": rec["metrics"][k] for k in TENSORBOARD_METRICS if k in rec["metrics"]}
+    for k in ("train_loss", "train_accuracy", "val_accuracy", "lr"):
+        if k in rec:
+            out[f"train/{k}"] = rec[k]
+    out["time/daas_share_percent"] = result.daas_share_percent
+    return out
+
+
 def _resume_checkpoint(state_path: str, model_path: str, config: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
     """The supernet checkpoint to resume from, or None when the run folder has none yet (a fresh start).
     Raises SystemExit when the folder holds a run of another configuration or only half a checkpoint."""
@@ -397,8 +413,15 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
         log(f"[{name}] supernet: C={args.C}, {args.layers} cells ({', '.join(model.cell_types)}), "
             f"{n_params} weights; engine: {eng.sizes[0]} op weights, {eng.sizes[1]} edge weights; "
             f"{steps} steps per epoch of batch {train.batch_size}")
+        board = None
+        if args.tensorboard:
+            from .tensorboard import EventWriter
+
+            board = EventWriter(os.path.join(args.tensorboard, getattr(args, "tensorboard_sub", ""), name))
 
         def checkpoint(epoch: int, result: SearchResult, optimizer: torch.optim.Optimizer) -> None:
+            if board is not None:
+                board.scalars(epoch, _epoch_scalars(result))
             eng.save_file(state_path)
             _atomic_torch_save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                 "config": config, "C": args.C, "layers": args.layers,
@@ -416,6 +439,11 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
         op_np, edge_np = eng.weights()
         gap = discretization_gap(model, genotype, op_np, edge_np, eval_train, test)
         eng.save_file(state_path)
+        if board is not None:
+            board.scalars(args.epochs, {f"result/{k}": v for k, v in gap.items() if not k.endswith("_search_bn")})
+            board.scalars(args.epochs, {"time/daas_share_percent": result.daas_share_percent,
+                                        "time/ms_per_step": result.time_per_step_ms})
+            board.close()
     with open(os.path.join(out_dir, "genotype.json"), "w") as f:
         json.dump(genotype, f, indent=2)
         f.write("\n")
@@ -613,6 +641,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=0,
                    help="methods run at once in separate (spawned) processes; 0: one per CPU core on CPU, 1 on a GPU")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="also write TensorBoard scalars (engine metrics per epoch, accuracies, daas's share of the "
+                        "step time) to DIR/<run>/ (DIR/seed-N/<run>/ with --seeds); no TensorBoard package needed")
     p.add_argument("--resume", action="store_true",
                    help="continue each run from the checkpoint in its folder (state.daas and supernet.pt, written "
                         "after every epoch) instead of starting afresh; the same flags as the run being resumed")
@@ -726,6 +757,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for seed in seeds:
         run_args = argparse.Namespace(**vars(args))
         run_args.seed = seed
+        run_args.tensorboard_sub = f"seed-{seed}" if len(seeds) > 1 else ""
         if len(seeds) > 1:
             run_args.out = os.path.join(args.out, f"seed-{seed}")
             print(f"\n== seed {seed} -> {run_args.out}")
