@@ -24,6 +24,18 @@ $CC -std=c11 "${WARN[@]}" -Iinclude -fsyntax-only "$tmp/h.c"
 cp "$tmp/h.c" "$tmp/h.cpp"
 $CXX -std=c++17 "${WARN[@]}" -Iinclude -fsyntax-only "$tmp/h.cpp"
 
+step "daas.hpp under C++14: refused with exactly one #error"
+printf '#include "daas.hpp"\n' > "$tmp/hpp14.cpp"
+if $CXX -std=c++14 -Iinclude -fsyntax-only "$tmp/hpp14.cpp" 2> "$tmp/hpp14.err"; then
+  echo "FAIL: daas.hpp compiled as C++14" >&2
+  exit 1
+fi
+if [ "$(grep -c 'error:' "$tmp/hpp14.err")" != 1 ] || ! grep -q 'needs C++17' "$tmp/hpp14.err"; then
+  echo "FAIL: C++14 should see one error naming C++17:" >&2
+  cat "$tmp/hpp14.err" >&2
+  exit 1
+fi
+
 step "exported symbols = capi/exported_symbols.txt"
 nm -D --defined-only "$LIB" | awk '{print $3}' | sort > "$tmp/symbols.txt"
 if ! diff -u capi/exported_symbols.txt "$tmp/symbols.txt"; then

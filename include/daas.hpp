@@ -32,6 +32,11 @@
 #ifndef DAAS_HPP
 #define DAAS_HPP
 
+// C++17 or later (std::string_view, std::optional, <charconv>); MSVC reports the standard in _MSVC_LANG.
+#if (defined(_MSVC_LANG) ? _MSVC_LANG : __cplusplus) < 201703L
+#error "daas.hpp needs C++17 or later (compile with -std=c++17); C code can use daas.h directly"
+#else // the whole header, so that an older standard sees the one error above and nothing else
+
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -606,4 +611,5 @@ private:
 
 } // namespace daas
 
+#endif // C++17
 #endif // DAAS_HPP
