@@ -74,6 +74,17 @@ cpptest: venv $(LIB)
 libtorch-example: venv $(LIB)
 	bash examples/libtorch/run.sh $(PY)
 
+## wheel: build/dist/daas_engine-<version>-py3-none-<platform>.whl, the Python package with libdaas.so inside
+## (platform tag from the glibc the library needs; see tools/wheel.sh).
+.PHONY: wheel wheeltest
+wheel: venv $(LIB)
+	bash tools/wheel.sh $(PY)
+
+## wheeltest: builds the wheel, installs it with [state] into a fresh virtual environment (numpy and
+## flatbuffers from the package index) and drives an engine, daas.state and the `daas` command from there.
+wheeltest: venv $(LIB)
+	bash tools/wheeltest.sh $(PY) $(PYTHON)
+
 ## venv: the pinned Python environment (outside the checkout).
 venv: $(VENV)/.complete
 # The path carries the requirements hash, so an existing environment is always current.

@@ -5,7 +5,8 @@ works without it). It is looked up, in order:
 
 1. the path in the environment variable ``DAAS_LIBRARY`` (an error if that file does not load);
 2. ``libdaas.so`` inside the installed package (``daas/libdaas.so``, as shipped in a wheel);
-3. the build tree of a source checkout: ``<repo>/build/libdaas.so`` (``make lib`` writes it).
+3. the build tree of a source checkout, ``<repo>/build/libdaas.so`` (``make lib`` writes it), when
+   the package sits in one: ``<repo>/bindings/python/daas`` with ``<repo>/go.mod`` beside it.
 
 At load ``daas_abi_version()`` must equal :data:`daas._raw.ABI_VERSION`.
 
@@ -40,9 +41,17 @@ _fork_hook_registered = False
 
 
 def candidates() -> List[Path]:
-    """The places searched when ``DAAS_LIBRARY`` is not set, in order."""
+    """The places searched when ``DAAS_LIBRARY`` is not set, in order.
+
+    The build tree is a candidate only when the package is inside a source checkout (its
+    ``go.mod`` three folders up), so an installed package never looks outside itself.
+    """
     pkg = Path(__file__).resolve().parent
-    return [pkg / _NAME, pkg.parent.parent.parent / "build" / _NAME]
+    found = [pkg / _NAME]
+    repo = pkg.parent.parent.parent
+    if (repo / "go.mod").is_file():
+        found.append(repo / "build" / _NAME)
+    return found
 
 
 def _mark_forked() -> None:
@@ -93,12 +102,16 @@ def _locate() -> str:
         if not os.path.isfile(env):
             raise LibraryError(f"daas: {ENV_VAR}={env!r} does not name a file")
         return env
-    for cand in candidates():
+    tried = candidates()
+    for cand in tried:
         if cand.is_file():
             return str(cand)
-    tried = ", ".join(str(c) for c in candidates())
+    if len(tried) > 1:  # a source checkout
+        how = "build it with `make lib` in the repository"
+    else:
+        how = "this installation lacks it: reinstall the package from a wheel (`make wheel` in the repository)"
     raise LibraryError(
-        f"daas: libdaas.so not found (tried {tried}); build it with `make lib` in the repository, "
+        f"daas: libdaas.so not found (tried {', '.join(map(str, tried))}); {how}, "
         f"or set {ENV_VAR} to its path"
     )
 

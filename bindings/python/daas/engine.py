@@ -396,9 +396,9 @@ class Engine:
         edges = [c["nodes"] * c["inputs"] + c["nodes"] * (c["nodes"] - 1) // 2 for c in cells]
         per_cell = (f"{len(cells)}x{edges[0]}" if len(set(edges)) == 1 else "+".join(map(str, edges)))
         if n_op != self._sizes.n_alpha:
-            return (f"daas: grad_op has {n_op} values, want {self._sizes.n_alpha}: layout [cell][edge][op] = "
+            return (f"daas: grad_op has {n_op} values, want n_alpha = {self._sizes.n_alpha}: layout [cell][edge][op] = "
                     f"{per_cell}x{n_ops} for this space")
-        return f"daas: grad_edge has {n_edge} values, want {self._sizes.n_edges}: layout [cell][edge] = {per_cell}"
+        return f"daas: grad_edge has {n_edge} values, want n_edges = {self._sizes.n_edges}: layout [cell][edge] = {per_cell}"
 
     # -- Python protocol ---------------------------------------------------------------------
 

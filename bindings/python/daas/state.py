@@ -17,6 +17,15 @@ from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
+try:
+    import flatbuffers  # noqa: F401  (the readers flatc generated in daas._statefb use it)
+except ImportError as exc:
+    raise ImportError(
+        "daas.state needs the flatbuffers package: pip install 'daas-engine[state]' "
+        "(or pip install flatbuffers==25.12.19)",
+        name=exc.name,
+    ) from exc
+
 from . import _statefb as fb
 from .errors import E_CORRUPT_STATE, E_VERSION_MISMATCH, CorruptStateError, VersionMismatchError
 

@@ -474,16 +474,22 @@ def test_lookup_order(tmp_path):
     r = _run(PROBE, {"PYTHONPATH": str(PKG_ROOT), "DAAS_LIBRARY": str(tmp_path / "missing.so")})
     assert r.stdout.startswith("ERR") and "DAAS_LIBRARY" in r.stdout, r.stderr
 
-    # 3. the build tree: <root>/bindings/python/daas -> <root>/build/libdaas.so
+    # 3. the build tree: <root>/bindings/python/daas -> <root>/build/libdaas.so, only in a checkout
     root = tmp_path / "checkout"
     pkg = root / "bindings" / "python" / "daas"
     _copy_package(pkg)
-    r = _run(PROBE, {"PYTHONPATH": str(pkg.parent)})
-    assert r.stdout.startswith("ERR") and "make lib" in r.stdout and str(root / "build") in r.stdout, r.stderr
     (root / "build").mkdir()
     shutil.copy(lib, root / "build" / "libdaas.so")
+    r = _run(PROBE, {"PYTHONPATH": str(pkg.parent)})  # no go.mod: an installed package, not a checkout
+    assert r.stdout.startswith("ERR") and f"(tried {pkg / 'libdaas.so'});" in r.stdout, r.stdout + r.stderr
+    assert str(root / "build") not in r.stdout and "wheel" in r.stdout, r.stdout
+    (root / "go.mod").write_text("module example.com/checkout\n")
     r = _run(PROBE, {"PYTHONPATH": str(pkg.parent)})
     assert r.stdout.split()[:2] == ["OK", str(root / "build" / "libdaas.so")], r.stderr
+    (root / "build" / "libdaas.so").unlink()
+    r = _run(PROBE, {"PYTHONPATH": str(pkg.parent)})
+    assert r.stdout.startswith("ERR") and "make lib" in r.stdout and str(root / "build") in r.stdout, r.stderr
+    shutil.copy(lib, root / "build" / "libdaas.so")
 
     # 2. the copy inside the package comes before the build tree
     shutil.copy(lib, pkg / "libdaas.so")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import random
 import struct
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -11,6 +14,8 @@ import pytest
 
 import daas
 import daas.state
+
+from conftest import PKG_ROOT
 
 
 def _engine_after_steps(config: dict, epochs: int = 3, steps: int = 4) -> daas.Engine:
@@ -82,3 +87,20 @@ def test_read_refuses_a_future_version() -> None:
     struct.pack_into("<I", data, crc_pos, daas.state.crc32c(struct.pack("<I", 2) + body))
     with pytest.raises(daas.VersionMismatchError, match="schema version 2"):
         daas.state.read(bytes(data))
+
+
+def test_without_flatbuffers_the_import_names_the_extra() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['flatbuffers'] = None  # as if it were not installed\n"
+        "import daas\n"
+        "try:\n"
+        "    import daas.state\n"
+        "except ImportError as e:\n"
+        "    print(type(e).__name__, e.name, e)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DAAS_LIBRARY"}
+    env["PYTHONPATH"] = str(PKG_ROOT)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, cwd="/")
+    assert r.stdout.startswith("ImportError flatbuffers daas.state needs the flatbuffers package"), r.stdout + r.stderr
+    assert "pip install 'daas-engine[state]'" in r.stdout, r.stdout

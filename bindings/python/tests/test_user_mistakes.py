@@ -32,13 +32,13 @@ def test_step_with_a_gradient_that_was_never_set() -> None:
 
 def test_wrong_lengths_name_the_argument_and_the_layout() -> None:
     with daas.Engine({"epochs": 3}) as eng:
-        with pytest.raises(daas.InvalidArgumentError, match=r"grad_op has 195 values, want 196: layout \[cell\]\[edge\]\[op\] = 2x14x7"):
+        with pytest.raises(daas.InvalidArgumentError, match=r"grad_op has 195 values, want n_alpha = 196: layout \[cell\]\[edge\]\[op\] = 2x14x7"):
             eng.step(np.zeros(195, dtype=np.float32), np.zeros(28, dtype=np.float32))
-        with pytest.raises(daas.InvalidArgumentError, match=r"grad_edge has 14 values, want 28: layout \[cell\]\[edge\] = 2x14"):
+        with pytest.raises(daas.InvalidArgumentError, match=r"grad_edge has 14 values, want n_edges = 28: layout \[cell\]\[edge\] = 2x14"):
             eng.step(np.zeros(196, dtype=np.float32), np.zeros(14, dtype=np.float32))
     custom = {"ops": ["a", "b"], "cells": [{"name": "x", "inputs": 1, "nodes": 2}, {"name": "y", "inputs": 2, "nodes": 1}]}
     with daas.Engine({"space": custom, "epochs": 3}) as eng:
-        with pytest.raises(daas.InvalidArgumentError, match=r"want 10: layout \[cell\]\[edge\]\[op\] = 3\+2x2"):
+        with pytest.raises(daas.InvalidArgumentError, match=r"want n_alpha = 10: layout \[cell\]\[edge\]\[op\] = 3\+2x2"):
             eng.step(np.zeros(4, dtype=np.float32), np.zeros(5, dtype=np.float32))
 
 
