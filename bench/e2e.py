@@ -26,6 +26,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import command_line, machine, write_json  # noqa: E402
 from torch_reference import TorchArch  # noqa: E402
+from daas.torch.optim import ArchitectureOptimizer  # noqa: E402
 from daas.torch.search import architecture_step, weight_step  # noqa: E402
 
 EPOCHS, EPOCH = 30, 20  # a 30-epoch search, measured at an epoch where every loss term is on
@@ -44,15 +45,14 @@ class DaasLoop:
 
     def __init__(self, eng, model) -> None:
         self.eng, self.model = eng, model
-        n_a, n_e = eng.sizes
-        self.op, self.edge = np.empty(n_a, np.float32), np.empty(n_e, np.float32)
+        self.arch = ArchitectureOptimizer(eng)
         self.opt = torch.optim.SGD(model.parameters(), lr=0.025, momentum=0.9, weight_decay=3e-4)
 
     def step(self, batch) -> float:
         """One search step; returns the seconds spent in daas calls."""
         (xt, yt), (xv, yv) = batch
-        _, d = architecture_step(self.eng, self.model, xv, yv, self.op, self.edge)
-        weight_step(self.model, self.opt, xt, yt, torch.from_numpy(self.op), torch.from_numpy(self.edge), 5.0)
+        _, d = architecture_step(self.arch, self.model, xv, yv)
+        weight_step(self.model, self.opt, xt, yt, self.arch.op_weights.detach(), self.arch.edge_weights.detach(), 5.0)
         return d
 
 

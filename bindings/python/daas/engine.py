@@ -166,6 +166,15 @@ def _missing_gradient(name: str) -> str:
             f"backward() (or torch.autograd.grad) before reading .grad")
 
 
+def _load_handle(data: bytes) -> Any:
+    """A new engine handle loaded from state bytes."""
+    lib = _library.get()
+    out = _raw.daas_engine_p()
+    ptr = ctypes.cast(ctypes.c_char_p(data), ctypes.POINTER(ctypes.c_uint8))
+    lib.daas_engine_load(ptr, len(data), ctypes.byref(out))
+    return out
+
+
 def _free_handle(handle: Any) -> None:
     """Finalizer body: free an engine handle, never from a forked child (the Go runtime is gone)."""
     if _library.in_forked_child():
@@ -206,26 +215,64 @@ class Engine:
         self._sizes = Sizes(int(n_alpha.value), int(n_edges.value))
 
     @classmethod
-    def load(cls, source: StateSource) -> "Engine":
-        """Restore an engine from state bytes (``save()``) or from a file (``save_file()``).
+    def load_bytes(cls, data: Union[bytes, bytearray, memoryview]) -> "Engine":
+        """Restore an engine from state bytes (``save()``).
 
         Raises CorruptStateError for bytes that are not a valid state (any changed byte included),
-        VersionMismatchError for a state of an unknown schema version, DeviceError for a state saved
-        on a device this build lacks, and DaasIOError for a file that cannot be read.
+        VersionMismatchError for a state of an unknown schema version and DeviceError for a state
+        saved on a device this build lacks.
         """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"daas: load_bytes needs bytes, got {type(data).__name__}")
+        eng = cls.__new__(cls)
+        lib, out = _library.get(), _load_handle(bytes(data))
+        eng._adopt(lib, out)
+        return eng
+
+    @classmethod
+    def load_file(cls, path: Union[str, "os.PathLike[str]"]) -> "Engine":
+        """Restore an engine from a state file (``save_file()``); the errors of :meth:`load_bytes`, and
+        DaasIOError for a file that cannot be read."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"daas: load_file needs a path, got {type(path).__name__}")
         lib = _library.get()
         out = _raw.daas_engine_p()
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            data = bytes(source)
-            ptr = ctypes.cast(ctypes.c_char_p(data), ctypes.POINTER(ctypes.c_uint8))
-            lib.daas_engine_load(ptr, len(data), ctypes.byref(out))
-        elif isinstance(source, (str, os.PathLike)):
-            lib.daas_engine_load_file(_encode_path(source), ctypes.byref(out))
-        else:
-            raise TypeError(f"daas: load needs bytes or a path, got {type(source).__name__}")
+        lib.daas_engine_load_file(_encode_path(path), ctypes.byref(out))
         eng = cls.__new__(cls)
         eng._adopt(lib, out)
         return eng
+
+    @classmethod
+    def load(cls, source: StateSource) -> "Engine":
+        """Restore an engine from state bytes or a file path: :meth:`load_bytes` for bytes, bytearray
+        or memoryview, :meth:`load_file` for a str or path-like. Prefer those two, which say which."""
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            return cls.load_bytes(source)
+        if isinstance(source, (str, os.PathLike)):
+            return cls.load_file(source)
+        raise TypeError(f"daas: load needs bytes or a path, got {type(source).__name__}")
+
+    def state_dict(self) -> Dict[str, Any]:
+        """``{"state": bytes}``: the whole state (``save()``), for ``torch.save`` checkpoints."""
+        return {"state": self.save()}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Puts this engine (the same object) into the state of ``state_dict()``: the saved state
+        replaces the current one, which is freed. A state that does not load leaves the engine as it
+        was and raises the errors of :meth:`load_bytes`."""
+        data = state_dict["state"]
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"daas: state_dict['state'] must be bytes, got {type(data).__name__}")
+        lib, out = _library.get(), _load_handle(bytes(data))
+        with self._lock:
+            self._open()  # refuses a closed engine
+            old = self._finalizer
+            self._handle = out
+            self._finalizer = weakref.finalize(self, _free_handle, out)
+            n_alpha, n_edges = ctypes.c_size_t(), ctypes.c_size_t()
+            lib.daas_engine_sizes(out, ctypes.byref(n_alpha), ctypes.byref(n_edges))
+            self._sizes = Sizes(int(n_alpha.value), int(n_edges.value))
+        old()
 
     # -- life cycle --------------------------------------------------------------------------
 

@@ -4,6 +4,8 @@
   primitives; :func:`~daas.torch.ops.register_op` adds your own).
 - :mod:`daas.torch.model`: :class:`MixedOp`, :class:`SearchCell` (any space the engine accepts) and the
   supernet :class:`Network`, driven by the engine's flat op and edge weights.
+- :mod:`daas.torch.optim`: :class:`ArchitectureOptimizer`, the engine as a PyTorch optimizer over the
+  op and edge weight tensors (``zero_grad``, ``step``, ``state_dict``).
 - :mod:`daas.torch.search`: the loop (``from daas.torch.search import search``) and
   ``python -m daas.torch.search`` (``make search``).
 - :mod:`daas.torch.evaluate`: the discretization gap (supernet vs. discretized network accuracy).
@@ -14,8 +16,9 @@
 
 from .model import CellSpec, MixedOp, Network, SearchCell, SpaceSpec, default_layout
 from .ops import OPS, UnknownOpError, build_op, register_op
+from .optim import ArchitectureOptimizer
 
-__all__ = ["CellSpec", "MixedOp", "Network", "SearchCell", "SpaceSpec", "default_layout", "OPS", "UnknownOpError",
+__all__ = ["ArchitectureOptimizer", "CellSpec", "MixedOp", "Network", "SearchCell", "SpaceSpec", "default_layout", "OPS", "UnknownOpError",
            "build_op", "register_op", "scaled_config", "discretization_gap", "discretized_network_accuracy",
            "discrete_weights"]
 

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from .data import Batches, Dataset, DataWarning, batch_warnings, load_digits, load_npz
 from .evaluate import discretization_gap, genotype_dict
 from .model import Network, SpaceSpec
+from .optim import ArchitectureOptimizer
 
 __all__ = ["SearchResult", "search", "architecture_step", "weight_step", "scaled_config", "run_search", "main"]
 
@@ -71,38 +72,26 @@ class SearchResult:
         return 100.0 * self.daas_seconds / self.seconds if self.seconds > 0 else 0.0
 
 
-def _record(engine: Any, epoch: int, op_w: np.ndarray, edge_w: np.ndarray, **extra: Any) -> Dict[str, Any]:
+def _record(engine: Any, epoch: int, **extra: Any) -> Dict[str, Any]:
+    op_w, edge_w = engine.weights()
     rec: Dict[str, Any] = {"epoch": epoch, "op_weights": op_w.astype(float).tolist(),
                            "edge_weights": edge_w.astype(float).tolist(), "metrics": engine.metrics()}
     rec.update(extra)
     return rec
 
 
-def architecture_step(engine: Any, model: Network, x: torch.Tensor, y: torch.Tensor, op_np: np.ndarray,
-                      edge_np: np.ndarray) -> Tuple[torch.Tensor, float]:
-    """One first-order architecture step on the batch ``(x, y)`` (already on the model's device).
-
-    Fills ``op_np``/``edge_np`` (float32 host buffers of the engine's sizes) with the current mixing
-    weights, takes the cross-entropy's gradients with respect to them alone (the supernet's own
-    gradients are not touched), hands those to :meth:`daas.Engine.step` and refills the buffers with the
-    updated weights. Returns the detached logits and the seconds spent in daas calls.
-    """
-    device = x.device
-    d0 = time.perf_counter()
-    engine.weights(out=(op_np, edge_np))
-    d_time = time.perf_counter() - d0
-    op_t = torch.from_numpy(op_np).to(device).requires_grad_(True)
-    edge_t = torch.from_numpy(edge_np).to(device).requires_grad_(True)
-    logits = model(x, op_t, edge_t)
-    g_op, g_edge = torch.autograd.grad(F.cross_entropy(logits, y), (op_t, edge_t), allow_unused=True)
-    g_op = torch.zeros_like(op_t) if g_op is None else g_op
-    g_edge = torch.zeros_like(edge_t) if g_edge is None else g_edge
-    g_op_np = g_op.detach().to("cpu", torch.float32).contiguous().numpy()
-    g_edge_np = g_edge.detach().to("cpu", torch.float32).contiguous().numpy()
-    d0 = time.perf_counter()
-    engine.step(g_op_np, g_edge_np)
-    engine.weights(out=(op_np, edge_np))
-    return logits.detach(), d_time + time.perf_counter() - d0
+def architecture_step(arch: ArchitectureOptimizer, model: Network, x: torch.Tensor,
+                      y: torch.Tensor) -> Tuple[torch.Tensor, float]:
+    """One first-order architecture step on the batch ``(x, y)`` (already on the model's device): the
+    supernet forwards with ``arch``'s op and edge weights, the cross-entropy's gradients with respect
+    to those weights alone are taken (the supernet's own gradients are not touched) and
+    :meth:`ArchitectureOptimizer.step` hands them to the engine and refreshes the weights. Returns the
+    detached logits and the seconds spent in daas calls."""
+    arch.zero_grad()
+    logits = model(x, arch.op_weights, arch.edge_weights)
+    arch.backward(F.cross_entropy(logits, y))
+    arch.step()
+    return logits.detach(), arch.take_engine_seconds()
 
 
 def weight_step(model: Network, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
@@ -141,10 +130,7 @@ def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epoch
     device = device if device is not None else next(model.parameters()).device
     model.check_engine(engine)
     model.to(device).train()
-    n_alpha, n_edges = model.sizes
-    # Host buffers the engine fills in place every step (no allocation in the loop).
-    op_np = np.empty(n_alpha, dtype=np.float32)
-    edge_np = np.empty(n_edges, dtype=np.float32)
+    arch = ArchitectureOptimizer(engine, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1), eta_min=lr_min)
     result = SearchResult()
@@ -162,8 +148,7 @@ def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epoch
             raise ValueError(f"daas.torch: the engine is at epoch {engine.epoch} but the checkpoint at epoch "
                              f"{resume['epoch']}; resume both from the same checkpoint")
     else:
-        engine.weights(out=(op_np, edge_np))
-        result.history.append(_record(engine, 0, op_np, edge_np))
+        result.history.append(_record(engine, 0))
     steps_per_epoch = min(len(train), len(val))  # type: ignore[arg-type]
     bar = None
     if progress:
@@ -179,11 +164,11 @@ def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epoch
             t0 = time.perf_counter()
             xt, yt, xv, yv = (t.to(device, non_blocking=True) for t in (xt, yt, xv, yv))
             # 1. architecture step on the validation batch; 2. weight step on the training batch
-            val_logits, d_time = architecture_step(engine, model, xv, yv, op_np, edge_np)
+            val_logits, d_time = architecture_step(arch, model, xv, yv)
             val_correct += float((val_logits.argmax(1) == yv).sum())
             val_seen += yv.numel()
-            loss, logits = weight_step(model, optimizer, xt, yt, torch.from_numpy(op_np).to(device),
-                                       torch.from_numpy(edge_np).to(device), grad_clip)
+            loss, logits = weight_step(model, optimizer, xt, yt, arch.op_weights.detach(),
+                                       arch.edge_weights.detach(), grad_clip)
             loss_sum += float(loss) * yt.numel()
             correct += float((logits.argmax(1) == yt).sum())
             seen += yt.numel()
@@ -195,8 +180,7 @@ def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epoch
             if bar is not None:
                 bar.update(1)
         scheduler.step()
-        engine.weights(out=(op_np, edge_np))
-        rec = _record(engine, epoch, op_np, edge_np, train_loss=loss_sum / max(seen, 1),
+        rec = _record(engine, epoch, train_loss=loss_sum / max(seen, 1),
                       train_accuracy=100.0 * correct / max(seen, 1), val_accuracy=100.0 * val_correct / max(val_seen, 1),
                       lr=optimizer.param_groups[0]["lr"])
         result.history.append(rec)
