@@ -1,7 +1,9 @@
 """PNG plots of a search's history (matplotlib, Agg backend: no display needed).
 
 ``history`` is what :func:`daas.torch.search.search` collects: one record per epoch (epoch 0 is the
-initialization) with the flat op and edge weights and the engine's metrics.
+initialization) with the flat op and edge weights and the engine's metrics. Plots of a state file,
+which keeps no per-epoch weights, are :mod:`daas.plots` (``daas plot``); both share its backend setup
+and atomic file writing.
 """
 
 from __future__ import annotations
@@ -12,18 +14,14 @@ from typing import List, Mapping, Sequence
 
 import numpy as np
 
+from ..plots import pyplot, save_figure
 from .model import SpaceSpec
 
 __all__ = ["plot_op_weights", "plot_edge_weights", "plot_metrics", "plot_all"]
 
 
 def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot()
 
 
 def _edge_labels(spec) -> List[str]:
@@ -35,10 +33,7 @@ def _save(fig, path: str) -> str:
 
     for ax in fig.axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=90)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_op_weights(space: SpaceSpec, history: Sequence[Mapping], out_dir: str, title: str = "") -> List[str]:
