@@ -312,6 +312,18 @@ def _epoch_scalars(result: SearchResult) -> Dict[str, float]:
     return out
 
 
+def _draw_cells(genotype: Mapping[str, Any], out_dir: str, log: Callable[[str], None], name: str) -> str:
+    """The genotype's cell diagram: ``cells.svg`` with Graphviz, or its DOT source ``cells.dot`` (with a
+    note) when Graphviz is not installed. Returns the file written."""
+    from ..draw import GraphvizMissingError, render
+
+    try:
+        return render(genotype, os.path.join(out_dir, "cells.svg"))
+    except GraphvizMissingError as exc:
+        log(f"[{name}] {exc}; wrote the DOT source cells.dot instead")
+        return render(genotype, os.path.join(out_dir, "cells.dot"))
+
+
 def _resume_checkpoint(state_path: str, model_path: str, config: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
     """The supernet checkpoint to resume from, or None when the run folder has none yet (a fresh start).
     Raises SystemExit when the folder holds a run of another configuration or only half a checkpoint."""
@@ -428,14 +440,12 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
             board.scalars(args.epochs, {"time/daas_share_percent": result.daas_share_percent,
                                         "time/ms_per_step": result.time_per_step_ms})
             board.close()
-    with open(os.path.join(out_dir, "genotype.json"), "w") as f:
-        json.dump(genotype, f, indent=2)
-        f.write("\n")
+    _atomic_write(os.path.join(out_dir, "genotype.json"), (json.dumps(genotype, indent=2) + "\n").encode())
     from .plots import plot_all
 
     pngs = plot_all(model.space, result.history, out_dir, title=name)
-    with open(os.path.join(out_dir, "history.json"), "w") as f:
-        json.dump(result.history, f)
+    pngs.append(_draw_cells(genotype, out_dir, log, name))
+    _atomic_write(os.path.join(out_dir, "history.json"), json.dumps(result.history).encode())
     report = {
         "name": name, "method": method, "epochs": args.epochs, "seed": args.seed, "device": _device_words(device),
         "data": data.describe(), "space": config["space"], "C": args.C, "layers": args.layers,
