@@ -1,13 +1,14 @@
 # daas — see README.md. `make search` and `make test` are the two commands a newcomer needs; both
-# install what they need themselves.
+# install what they need themselves. `make` alone lists the targets (the `## name: ...` lines below).
 SHELL := /bin/bash
-.DEFAULT_GOAL := test
+.DEFAULT_GOAL := help
 
 GO        ?= go
 PYTHON    ?= python3
 BUILD     := build
 LIB       := $(BUILD)/libdaas.so
-ABI       := 1
+ABI       := $(shell sed -n 's/^\#define DAAS_ABI_VERSION \([0-9]*\).*/\1/p' include/daas.h)
+VERSION   := $(shell sed -n 's/^\#define DAAS_VERSION_STRING "\(.*\)"/\1/p' include/daas.h)
 PREFIX    ?= /usr/local
 EPOCHS    ?= 30
 SEEDS     ?= 0
@@ -21,24 +22,52 @@ VENV      := $(HOME)/.cache/daas/venv-$(shell sha256sum $(REQS) | cut -c1-12)
 PY        := $(VENV)/bin/python
 PYENV     := PYTHONPATH=$(CURDIR)/bindings/python DAAS_LIBRARY=$(CURDIR)/$(LIB)
 
-FLATC_VERSION := 25.12.19
+# flatc is built from the sources of the flatbuffers Go module that go.mod requires (its one version).
+FLATC_VERSION := $(shell bash tools/flatbuffers-version.sh)
 FLATC     := $(HOME)/.cache/daas/flatc-$(FLATC_VERSION)
 
 GO_SOURCES := $(shell find engine capi -name '*.go' -o -name '*.c' -o -name '*.h' -o -name '*.map' 2>/dev/null) go.mod go.sum include/daas.h
 
-.PHONY: test search lib install schemas venv gotest ctest pytest fuzz bench clean
+# pytest's slow parts, left out of `make check` (each runs a real search or builds and installs a package).
+SLOW_PYTESTS := tests/test_torch_search.py tests/test_user_mistakes.py tests/test_cli.py tests/test_torch_retrain.py
 
-## test: go vet, all Go tests (ABI tests under -race), fuzz corpora, C/C++ header and example checks, pytest.
-test: gotest ctest pytest cpptest libtorch-example reliability
+.PHONY: help test check search lib install schemas deps venv gotest gocheck crosstest ctest pytest pytest-fast fuzz bench clean
 
-# gotest needs the venv and flatc for the schema tests (Python and regenerated code); DAAS_STRICT makes
-# a missing tool a failure instead of a skip.
-gotest: venv $(FLATC)
+## help: this list of targets.
+help:
+	@echo "daas: make TARGET, where TARGET is one of"
+	@awk '/^## [a-z-]+: / { sub(/^## /, ""); n = index($$0, ": "); printf "  %-18s%s\n", substr($$0, 1, n - 1), substr($$0, n + 2); more = 1; next } \
+	      /^## / && more { sub(/^## /, ""); printf "  %-18s%s\n", "", $$0; next } { more = 0 }' $(MAKEFILE_LIST)
+	@echo "The two a newcomer needs: make search (the main job) and make test (what CI runs). README.md says more."
+
+## test: the full suite CI runs: Go (vet, unit, gradient checks, fuzz corpora, ABI under -race), the
+## cross-language schema checks, C and C++, pytest, the LibTorch example, the wheel, reliability.
+test: gotest crosstest ctest pytest cpptest libtorch-example wheeltest reliability
+
+## check: the fast loop while developing: go vet, the Go tests (no -race), the C ABI checks and pytest
+## without the slow parts (a minute or two).
+check: gocheck ctest pytest-fast
+
+## deps: the Debian packages the project needs (cmake, GoogleTest, Graphviz, valgrind), installed only if
+## missing, by tools/setup-debian.sh: the one place the project installs system packages.
+deps:
+	bash tools/setup-debian.sh
+
+gotest:
 	$(GO) mod download
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) build ./engine/...
-	DAAS_STRICT=1 $(GO) test -race ./engine/...
+	$(GO) test -race ./engine/...
 	$(GO) test -race ./capi/...
+
+gocheck:
+	$(GO) vet ./...
+	$(GO) test ./engine/... ./capi/...
+
+## crosstest: the state schema across languages: the committed generated code is what flatc makes, and the
+## C++ and Python readers accept what the Go engine writes (tests/crosslang; needs the venv and flatc).
+crosstest: venv $(FLATC) deps
+	DAAS_FLATC=$(FLATC) DAAS_PYTHON=$(PY) $(GO) test ./tests/crosslang/...
 
 ## lib: build/libdaas.so (SONAME libdaas.so.1, only daas_* exported) and build/daas.pc.
 lib: $(LIB)
@@ -49,29 +78,31 @@ $(LIB): $(GO_SOURCES)
 	  -o $(LIB).tmp ./capi/lib
 	mv $(LIB).tmp $(LIB); rm -f $(LIB).tmp.h
 	ln -sf libdaas.so $(BUILD)/libdaas.so.$(ABI)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/^#define DAAS_VERSION_STRING "\(.*\)"/\1/p' include/daas.h)|' capi/daas.pc.in > $(BUILD)/daas.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' capi/daas.pc.in > $(BUILD)/daas.pc
 
+## ctest: the C ABI from C: the header alone as C99/C11/C++17, the exported symbols, the C example.
 ctest: $(LIB)
 	bash capi/ctest.sh
 
+## install: the library, daas.h, daas.hpp, the pkg-config file and the CMake package under PREFIX.
 install: $(LIB)
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libdaas.so.$(ABI)
 	ln -sf libdaas.so.$(ABI) $(DESTDIR)$(PREFIX)/lib/libdaas.so
 	install -m 0644 include/daas.h $(DESTDIR)$(PREFIX)/include/daas.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/^#define DAAS_VERSION_STRING "\(.*\)"/\1/p' include/daas.h)|' capi/daas.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/daas.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' capi/daas.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/daas.pc
 	bash cpp/cmake/configure.sh install "$(DESTDIR)$(PREFIX)"
 
 ## cpptest: the C++ layer: GoogleTest suite of include/daas.hpp, find_package(daas) from the build tree and
-## an install prefix, examples/cpp/state_reader on a state written by Python (installs cmake/libgtest-dev if missing).
+## an install prefix, examples/cpp/state_reader on a state written by Python.
 .PHONY: cpptest
-cpptest: venv $(LIB)
+cpptest: venv $(LIB) deps
 	bash cpp/cpptest.sh $(PY)
 
 ## libtorch-example: build examples/libtorch against the venv's LibTorch, search 2 epochs on digits, read the
 ## state back with daas.state (EPOCHS, STEPS, BATCH override; about 1-2 minutes on 2 cores, build included).
 .PHONY: libtorch-example
-libtorch-example: venv $(LIB)
+libtorch-example: venv $(LIB) deps
 	bash examples/libtorch/run.sh $(PY)
 
 ## wheel: build/dist/daas_engine-<version>-py3-none-<platform>.whl, the Python package with libdaas.so inside
@@ -93,13 +124,18 @@ $(VENV)/.complete:
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r $(REQS)
 	touch $@
 
-pytest: venv $(LIB)
+## pytest: the Python package's tests (formulas against autograd, Adam against torch.optim.Adam, every
+## status's exception, buffers, the daas command, searches and retraining on digits).
+pytest: venv $(LIB) deps
 	cd bindings/python && $(PYENV) $(PY) -m pytest -q tests
+
+pytest-fast: venv $(LIB)
+	cd bindings/python && $(PYENV) $(PY) -m pytest -q tests $(addprefix --ignore=,$(SLOW_PYTESTS))
 
 ## search: a real DAAS search on scikit-learn's digits, then the DARTS baseline, then both genotypes and 3
 ## random ones retrained from scratch; writes runs/ (SEEDS="0 1 2": one comparison per seed and
 ## runs/summary.{json,md}; SPACE=nb201 or a space file, e.g. examples/spaces/imbalanced.json).
-search: venv $(LIB)
+search: venv $(LIB) deps
 	$(PYENV) $(PY) -m daas.torch.search --epochs $(EPOCHS) --seeds "$(SEEDS)" --space $(SPACE) --out runs $(SEARCH_ARGS)
 
 ## schemas: regenerate the committed FlatBuffers code (Go, Python, C++) with flatc $(FLATC_VERSION).
@@ -113,9 +149,9 @@ $(FLATC):
 ## soak: 10^6-step robustness and RSS runs, 8 threads x 10^5 ABI calls, ABI load fuzzing, valgrind
 ## over 10^5 iterations (about an hour; counts in reliability/soak.sh). Figures: docs/RELIABILITY.md.
 .PHONY: reliability soak
-reliability: venv $(LIB)
+reliability: venv $(LIB) deps
 	$(PYENV) PY=$(PY) bash reliability/run.sh
-soak: venv $(LIB)
+soak: venv $(LIB) deps
 	$(PYENV) PY=$(PY) GO=$(GO) bash reliability/soak.sh
 
 ## fuzz: run every Go fuzz target for FUZZTIME each, then daas_engine_load from C on FUZZLOADS inputs.
@@ -126,5 +162,6 @@ fuzz: $(LIB)
 bench: venv $(LIB)
 	PY=$(PY) GO=$(GO) $(PYENV) bash bench/run.sh
 
+## clean: remove build/.
 clean:
 	rm -rf $(BUILD)

@@ -12,17 +12,17 @@ import time
 from typing import Any, Callable, Dict, List
 
 FACTORS = (1, 10, 100, 1000)
-DARTS_OPS = ["max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3",
-             "dil_conv_5x5"]
 
 
 def scaled_space(factor: int) -> Dict[str, Any]:
-    """The space of engine/bench_test.go's scaledSpace: normal/reduce repeated ``factor`` times."""
-    cells = []
-    for i in range(factor):
-        for name in ("normal", "reduce"):
-            cells.append({"name": f"{name}{i}", "inputs": 2, "nodes": 4, "keep": 2})
-    return {"ops": list(DARTS_OPS), "discard": [], "cells": cells}
+    """The space of engine/bench_test.go's scaledSpace: the darts preset's cell types repeated ``factor``
+    times under distinct names (the preset as the engine gives it, so nothing here repeats its ops)."""
+    import daas
+
+    with daas.Engine({"space": "darts"}) as eng:
+        darts = eng.config["space"]
+    cells = [dict(c, name=f"{c['name']}{i}") for i in range(factor) for c in darts["cells"]]
+    return {"ops": darts["ops"], "discard": darts["discard"], "cells": cells}
 
 
 def bench_config(factor: int) -> Dict[str, Any]:

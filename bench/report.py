@@ -60,7 +60,8 @@ def commands(d: str) -> Dict[str, str]:
     with open(os.path.join(d, "commands.tsv")) as f:
         for line in f:
             k, _, v = line.rstrip("\n").partition("\t")
-            out[k] = v
+            # The venv's path is this machine's; the document names the interpreter as a reader runs it.
+            out[k] = re.sub(r"^\S*/venv-[0-9a-f]+/bin/python", "python", v)
     return out
 
 
@@ -260,9 +261,9 @@ def main() -> int:
     w("## daas vs the PyTorch reference")
     w("")
     w(f"`{cmds['reference']}`. The reference (bench/torch_reference.py) is the same architecture step written "
-      "directly in PyTorch on CPU, one thread: op weights `softmax(g(α))` with SPEC §2's sharpening, edge weights "
-      "`n·softmax(min(β,1))` per node, the DAAS losses of §3 (log-softmax entropies, the keep-count penalty), "
-      "autograd through `A·G_A + W·G_W + L_disc`, and `torch.optim.Adam` with §4's settings. It is vectorized as well "
+      "directly in PyTorch on CPU, one thread: op weights `softmax(g(α))` with the relaxation of docs/DESIGN.md sharpening, edge weights "
+      "`n·softmax(min(β,1))` per node, the DAAS losses (log-softmax entropies, the keep-count penalty), "
+      "autograd through `A·G_A + W·G_W + L_disc`, and `torch.optim.Adam` with the engine's settings. It is vectorized as well "
       "as plain PyTorch allows (one softmax over every edge, one per group of nodes with the same input count; the "
       "authors' code loops over nodes in Python and would be slower). Before timing, both take one step from the "
       "same α, β with the same random gradients and must agree (largest difference in the table). daas = "

@@ -1,5 +1,5 @@
 """The reference way: the DAAS architecture step written directly in PyTorch on CPU, as a search
-loop would without daas. Op weights and edge weights through SPEC §2's relaxation, the DAAS losses of
+loop would without daas. Op weights and edge weights through the relaxation of docs/DESIGN.md relaxation, the DAAS losses of
 §3, autograd and torch.optim.Adam (§4's settings), vectorized as well as plain PyTorch allows (one
 softmax over every edge; one softmax per group of nodes with the same number of inputs, not a Python
 loop over nodes as the authors' code has).

@@ -24,7 +24,7 @@ import (
 func daasgo_engine_create(config *C.char, out *C.uint64_t) (st C.int32_t) {
 	defer recoverInto(&st)
 	if config == nil {
-		return fail(errorf(engine.ErrInvalidArgument, "config_json is NULL"))
+		return fail(engine.Errorf(engine.ErrInvalidArgument, "config_json is NULL"))
 	}
 	return registerNew(out, func() (*engine.Engine, error) {
 		cfg, err := engine.ParseConfig(C.GoBytes(unsafe.Pointer(config), C.int(C.strlen(config))))
@@ -43,10 +43,10 @@ const maxStateLen = 1 << 47
 func daasgo_engine_load(data *C.uint8_t, n C.size_t, out *C.uint64_t) (st C.int32_t) {
 	defer recoverInto(&st)
 	if data == nil {
-		return fail(errorf(engine.ErrInvalidArgument, "data is NULL"))
+		return fail(engine.Errorf(engine.ErrInvalidArgument, "data is NULL"))
 	}
 	if out != nil && uint64(n) > maxStateLen {
-		return fail(errorf(engine.ErrInvalidArgument, "len %d is larger than any state can be", uint64(n)))
+		return fail(engine.Errorf(engine.ErrInvalidArgument, "len %d is larger than any state can be", uint64(n)))
 	}
 	return registerNew(out, func() (*engine.Engine, error) {
 		// Copied: the engine may keep slices of what it loads; the caller's buffer is only borrowed.
@@ -58,7 +58,7 @@ func daasgo_engine_load(data *C.uint8_t, n C.size_t, out *C.uint64_t) (st C.int3
 func daasgo_engine_load_file(path *C.char, out *C.uint64_t) (st C.int32_t) {
 	defer recoverInto(&st)
 	if path == nil {
-		return fail(errorf(engine.ErrInvalidArgument, "path is NULL"))
+		return fail(engine.Errorf(engine.ErrInvalidArgument, "path is NULL"))
 	}
 	return registerNew(out, func() (*engine.Engine, error) { return engine.LoadFile(C.GoString(path)) })
 }
@@ -69,7 +69,7 @@ func daasgo_engine_save_file(h C.uint64_t, path *C.char) (st C.int32_t) {
 	var state []byte
 	if st := withEngine(h, func(e *engine.Engine) error {
 		if path == nil {
-			return errorf(engine.ErrInvalidArgument, "path is NULL")
+			return engine.Errorf(engine.ErrInvalidArgument, "path is NULL")
 		}
 		state = e.Save()
 		return nil
@@ -94,10 +94,10 @@ func daasgo_engine_sizes(h C.uint64_t, nAlpha, nEdges *C.size_t) (st C.int32_t) 
 	defer recoverInto(&st)
 	return withEngine(h, func(e *engine.Engine) error {
 		if nAlpha == nil {
-			return errorf(engine.ErrInvalidArgument, "n_alpha_out is NULL")
+			return engine.Errorf(engine.ErrInvalidArgument, "n_alpha_out is NULL")
 		}
 		if nEdges == nil {
-			return errorf(engine.ErrInvalidArgument, "n_edges_out is NULL")
+			return engine.Errorf(engine.ErrInvalidArgument, "n_edges_out is NULL")
 		}
 		a, b := e.Sizes()
 		*nAlpha, *nEdges = C.size_t(a), C.size_t(b)
@@ -121,7 +121,7 @@ func withEngine(h C.uint64_t, fn func(e *engine.Engine) error) C.int32_t {
 // registerNew stores the engine create returns under a new handle in *out.
 func registerNew(out *C.uint64_t, create func() (*engine.Engine, error)) C.int32_t {
 	if out == nil {
-		return fail(errorf(engine.ErrInvalidArgument, "out is NULL"))
+		return fail(engine.Errorf(engine.ErrInvalidArgument, "out is NULL"))
 	}
 	e, err := create()
 	if err != nil {
@@ -145,10 +145,10 @@ func floatPair(e *engine.Engine, pa *C.float, na C.size_t, pe *C.float, ne C.siz
 // floats views a caller buffer of want floats in place, after checking the pointer and the length.
 func floats(p *C.float, n C.size_t, want int, name, lenName string) ([]float32, error) {
 	if p == nil {
-		return nil, errorf(engine.ErrInvalidArgument, "%s is NULL", name)
+		return nil, engine.Errorf(engine.ErrInvalidArgument, "%s is NULL", name)
 	}
 	if uint64(n) != uint64(want) {
-		return nil, errorf(engine.ErrInvalidArgument, "%s is %d, the engine's is %d", lenName, uint64(n), want)
+		return nil, engine.Errorf(engine.ErrInvalidArgument, "%s is %d, the engine's is %d", lenName, uint64(n), want)
 	}
 	return unsafe.Slice((*float32)(unsafe.Pointer(p)), want), nil
 }
@@ -214,7 +214,7 @@ func daasgo_engine_epoch(h C.uint64_t, out *C.int32_t) (st C.int32_t) {
 	defer recoverInto(&st)
 	return withEngine(h, func(e *engine.Engine) error {
 		if out == nil {
-			return errorf(engine.ErrInvalidArgument, "epoch_out is NULL")
+			return engine.Errorf(engine.ErrInvalidArgument, "epoch_out is NULL")
 		}
 		*out = C.int32_t(e.Epoch())
 		return nil
@@ -242,7 +242,7 @@ func daasgo_engine_bytes(h C.uint64_t, kind C.int, out *C.daas_bytes) (st C.int3
 	}
 	defer s.mu.Unlock()
 	if out == nil {
-		return fail(errorf(engine.ErrInvalidArgument, "%s is NULL", name))
+		return fail(engine.Errorf(engine.ErrInvalidArgument, "%s is NULL", name))
 	}
 	var b []byte
 	switch kind {
@@ -255,12 +255,16 @@ func daasgo_engine_bytes(h C.uint64_t, kind C.int, out *C.daas_bytes) (st C.int3
 	case C.DAASGO_CONFIG:
 		cfg := s.eng.Config()
 		b = cfg.JSON()
+	case C.DAASGO_GENOTYPE_FB:
+		b = s.eng.Discretize().FlatBuffer()
+	case C.DAASGO_METRICS_FB:
+		b = s.eng.Metrics().FlatBuffer()
 	default:
 		panic("daasgo_engine_bytes: unknown kind")
 	}
 	p := C.daasshim_alloc(C.size_t(len(b)))
 	if p == nil {
-		return fail(errorf(errOutOfMemory, "allocating %d bytes for %s failed", len(b), name))
+		return fail(engine.Errorf(errOutOfMemory, "allocating %d bytes for %s failed", len(b), name))
 	}
 	copy(unsafe.Slice((*byte)(p), len(b)), b)
 	out.data, out.len = (*C.uint8_t)(p), C.size_t(len(b))

@@ -1,7 +1,6 @@
 package capi
 
 import (
-	"fmt"
 	"sync"
 
 	"github.com/daas-nas/daas/engine"
@@ -37,7 +36,7 @@ func register(e *engine.Engine) uint64 {
 // acquire returns the engine of handle h with its slot locked; the caller must call s.mu.Unlock().
 func acquire(h uint64) (*slot, error) {
 	if h == 0 {
-		return nil, errorf(engine.ErrInvalidArgument, "engine is NULL")
+		return nil, engine.Errorf(engine.ErrInvalidArgument, "engine is NULL")
 	}
 	registry.RLock()
 	s := registry.slots[h]
@@ -49,7 +48,7 @@ func acquire(h uint64) (*slot, error) {
 		}
 		s.mu.Unlock()
 	}
-	return nil, errorf(engine.ErrInvalidArgument, "engine %#x is not a live engine (freed, or never created)", h)
+	return nil, engine.Errorf(engine.ErrInvalidArgument, "engine %#x is not a live engine (freed, or never created)", h)
 }
 
 // unregister removes handle h; an unknown handle is ignored (free of a freed handle is a no-op).
@@ -77,7 +76,3 @@ func LiveHandles() int {
 // handle panics inside the library: tests use it to check that every export recovers panics into
 // DAAS_E_INTERNAL. Nothing in the library calls it, so the linker leaves it out of libdaas.so.
 func BrokenHandleForTest() uint64 { return register(nil) }
-
-func errorf(kind error, format string, args ...any) error {
-	return fmt.Errorf("daas: %w: %s", kind, fmt.Sprintf(format, args...))
-}

@@ -38,20 +38,27 @@ const char *daas_version_string(void) { return DAAS_VERSION_STRING; }
 
 const char *daas_last_error_message(void) { return last_error; }
 
+/* STATUS_NAME(DAAS_E_IO) is `case DAAS_E_IO: return "DAAS_E_IO";`: the value comes from daas.h and the
+ * name is the macro's own spelling (# does not expand its argument), so neither is written twice.
+ * capi/abitest checks that every code daas.h defines has its case here. */
+#define STATUS_NAME(code) case code: return #code;
+
 const char *daas_status_string(daas_status status) {
     switch (status) {
-    case DAAS_OK: return "DAAS_OK";
-    case DAAS_E_INTERNAL: return "DAAS_E_INTERNAL";
-    case DAAS_E_INVALID_ARGUMENT: return "DAAS_E_INVALID_ARGUMENT";
-    case DAAS_E_INVALID_CONFIG: return "DAAS_E_INVALID_CONFIG";
-    case DAAS_E_CORRUPT_STATE: return "DAAS_E_CORRUPT_STATE";
-    case DAAS_E_VERSION_MISMATCH: return "DAAS_E_VERSION_MISMATCH";
-    case DAAS_E_NUMERIC: return "DAAS_E_NUMERIC";
-    case DAAS_E_DEVICE: return "DAAS_E_DEVICE";
-    case DAAS_E_IO: return "DAAS_E_IO";
+    STATUS_NAME(DAAS_OK)
+    STATUS_NAME(DAAS_E_INTERNAL)
+    STATUS_NAME(DAAS_E_INVALID_ARGUMENT)
+    STATUS_NAME(DAAS_E_INVALID_CONFIG)
+    STATUS_NAME(DAAS_E_CORRUPT_STATE)
+    STATUS_NAME(DAAS_E_VERSION_MISMATCH)
+    STATUS_NAME(DAAS_E_NUMERIC)
+    STATUS_NAME(DAAS_E_DEVICE)
+    STATUS_NAME(DAAS_E_IO)
     default: return "DAAS_E_UNKNOWN";
     }
 }
+
+#undef STATUS_NAME
 
 daas_status daas_engine_create(const char *config_json, daas_engine **out) {
     uint64_t id = 0;
@@ -130,6 +137,14 @@ daas_status daas_engine_save_file(const daas_engine *engine, const char *path) {
 
 daas_status daas_engine_config(const daas_engine *engine, daas_bytes *json_out) {
     return daasgo_engine_bytes(handle_id(engine), DAASGO_CONFIG, json_out);
+}
+
+daas_status daas_engine_discretize_fb(const daas_engine *engine, daas_bytes *out) {
+    return daasgo_engine_bytes(handle_id(engine), DAASGO_GENOTYPE_FB, out);
+}
+
+daas_status daas_engine_metrics_fb(const daas_engine *engine, daas_bytes *out) {
+    return daasgo_engine_bytes(handle_id(engine), DAASGO_METRICS_FB, out);
 }
 
 daas_status daas_engine_epoch(const daas_engine *engine, int32_t *epoch_out) {

@@ -9,7 +9,14 @@
 #include "daas.h"
 
 /* What daasgo_engine_bytes returns. */
-enum { DAASGO_GENOTYPE = 1, DAASGO_METRICS = 2, DAASGO_STATE = 3, DAASGO_CONFIG = 4 };
+enum {
+    DAASGO_GENOTYPE = 1,
+    DAASGO_METRICS = 2,
+    DAASGO_STATE = 3,
+    DAASGO_CONFIG = 4,
+    DAASGO_GENOTYPE_FB = 5,
+    DAASGO_METRICS_FB = 6
+};
 
 /* daasshim_set_error stores msg[0..len) as the calling thread's last error message (truncated to
  * fit, at a UTF-8 character boundary). */

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # cpptest.sh - checks of the C++ layer (run by `make cpptest`):
-#   1. the GoogleTest suite of include/daas.hpp (C++17, C++20 for the std::span overloads, and
+#   1. include/daas.hpp compiled alone as C++17 and C++20 with every warning of the suite as an error
+#      (the suite itself sees it as a system header, through the imported target), then the
+#      GoogleTest suite of include/daas.hpp (C++17, C++20 for the std::span overloads, and
 #      C++17 under ASan+UBSan),
 #      built by cpp/CMakeLists.txt with find_package(daas) from the build tree (build/cmake/daas);
 #   2. make install PREFIX=<tmp>, then cpp/consumer builds with find_package(daas) from that prefix;
@@ -23,6 +25,21 @@ if ((${#missing[@]})); then
   step "installing ${missing[*]}"
   sudo=(); [[ $(id -u) == 0 ]] || sudo=(sudo)
   "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
+fi
+
+FB_INCLUDE="$(go list -m -f '{{.Dir}}' github.com/google/flatbuffers)/include"
+step "daas.hpp alone: C++17 and C++20 with -Wall -Wextra -pedantic -Werror -Wshadow -Wconversion -Wsign-conversion"
+printf '#include "daas.hpp"\n' > "$tmp/hpp.cpp"
+for std in c++17 c++20; do
+  c++ -std=$std -Wall -Wextra -pedantic -Werror -Wshadow -Wconversion -Wsign-conversion -Iinclude -isystem "$FB_INCLUDE" \
+    -fsyntax-only "$tmp/hpp.cpp"
+done
+# without the FlatBuffers headers: one #error that says what is missing
+if c++ -std=c++17 -Iinclude -fsyntax-only "$tmp/hpp.cpp" 2> "$tmp/nofb.err"; then
+  echo "FAIL: daas.hpp compiled without the FlatBuffers headers" >&2; exit 1
+fi
+if [ "$(grep -c 'error:' "$tmp/nofb.err")" != 1 ] || ! grep -q 'needs the FlatBuffers headers' "$tmp/nofb.err"; then
+  echo "FAIL: without FlatBuffers daas.hpp should give one error naming them:" >&2; cat "$tmp/nofb.err" >&2; exit 1
 fi
 
 step "GoogleTest suite of daas.hpp (find_package(daas) from the build tree)"
@@ -49,7 +66,6 @@ if cmake -S "$tmp/v" -B "$tmp/v/b" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null 
 fi
 
 step "examples/cpp/state_reader on a state written by Python"
-FB_INCLUDE="$(go list -m -f '{{.Dir}}' github.com/google/flatbuffers)/include"
 cmake -S examples/cpp/state_reader -B build/state_reader -DFLATBUFFERS_INCLUDE_DIR="$FB_INCLUDE" >/dev/null
 cmake --build build/state_reader >/dev/null
 PYTHONPATH="$PWD/bindings/python" DAAS_LIBRARY="$PWD/build/libdaas.so" \

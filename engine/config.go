@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 	"reflect"
 	"strings"
 )
@@ -12,7 +11,7 @@ import (
 // Method selects the relaxation: MethodDAAS (default) or the DARTS baseline.
 type Method string
 
-// The methods the engine implements (SPEC §2).
+// The methods the engine implements (docs/DESIGN.md, Relaxation).
 const (
 	MethodDAAS  Method = "daas"
 	MethodDARTS Method = "darts"
@@ -37,14 +36,14 @@ type Adam struct {
 }
 
 // Optimizer holds the settings of the two parameter groups. α's learning rate is 0 before
-// AlphaStartEpoch while its moments still accumulate (SPEC §4).
+// AlphaStartEpoch while its moments still accumulate (docs/DESIGN.md, The Adam step).
 type Optimizer struct {
 	Alpha           Adam `json:"alpha"`
 	Beta            Adam `json:"beta"`
 	AlphaStartEpoch int  `json:"alpha_start_epoch"`
 }
 
-// Loss holds the discretization-loss settings (SPEC §3): L_disc = λc (λα H_α + λβ L_E).
+// Loss holds the discretization-loss settings (docs/DESIGN.md, The discretization losses and Schedules): L_disc = λc (λα H_α + λβ L_E).
 type Loss struct {
 	WSum        float64  `json:"w_sum"`
 	LambdaC     Schedule `json:"lambda_c"`
@@ -88,7 +87,7 @@ func ScaledDelay(epochs int) int {
 	return max(1, (2*referenceDelay*epochs+referenceEpochs)/(2*referenceEpochs))
 }
 
-// DefaultConfig returns the defaults of SPEC §2–4 (those of the reference code) on the darts preset.
+// DefaultConfig returns the defaults of docs/DESIGN.md (those of the reference code) on the darts preset.
 func DefaultConfig() Config {
 	space, _ := PresetSpace("darts")
 	adam := Adam{LR: 3e-4, Betas: [2]float64{0.5, 0.999}, Eps: 1e-8, WeightDecay: 1e-3}
@@ -130,7 +129,7 @@ func ParseConfig(data []byte) (Config, error) {
 	// The delays left out are filled in below, scaled to the epochs (unset: -1).
 	cj.Optimizer.AlphaStartEpoch, cj.Loss.LambdaAlpha.Delay = -1, -1
 	if err := strictUnmarshal(data, &cj); err != nil {
-		return Config{}, errorf(ErrInvalidConfig, "%v", err)
+		return Config{}, Errorf(ErrInvalidConfig, "%v", err)
 	}
 	if cj.Optimizer.AlphaStartEpoch == -1 {
 		cj.Optimizer.AlphaStartEpoch = ScaledDelay(cj.Epochs)
@@ -163,31 +162,34 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if c.Method != MethodDAAS && c.Method != MethodDARTS {
-		return errorf(ErrInvalidConfig, "method: unknown method %q (want daas or darts)", c.Method)
+		return Errorf(ErrInvalidConfig, "method: unknown method %q (want daas or darts)", c.Method)
 	}
 	if c.Epochs < 1 || c.Epochs > maxEpochs {
-		return errorf(ErrInvalidConfig, "epochs: %d is out of range 1..%d", c.Epochs, maxEpochs)
+		return Errorf(ErrInvalidConfig, "epochs: %d is out of range 1..%d", c.Epochs, maxEpochs)
 	}
 	if c.Gradient != GradientFast && c.Gradient != GradientGraph {
-		return errorf(ErrInvalidConfig, "gradient: unknown gradient path %q (want fast or graph)", c.Gradient)
+		return Errorf(ErrInvalidConfig, "gradient: unknown gradient path %q (want fast or graph)", c.Gradient)
 	}
 	switch c.Device {
 	case DeviceCPU:
 	case DeviceCUDA:
-		return errorf(ErrDevice, "device: %q is not available: this libdaas was built without the GPU path (use \"cpu\")", c.Device)
+		return Errorf(ErrDevice, "device: %q is not available: this libdaas was built without the GPU path (use \"cpu\")", c.Device)
 	default:
-		return errorf(ErrInvalidConfig, "device: unknown device %q (want cpu; cuda needs a GPU build)", c.Device)
+		return Errorf(ErrInvalidConfig, "device: unknown device %q (want cpu; cuda needs a GPU build)", c.Device)
 	}
-	for name, a := range map[string]Adam{"optimizer.alpha": c.Optimizer.Alpha, "optimizer.beta": c.Optimizer.Beta} {
-		if err := a.validate(name); err != nil {
+	for _, g := range []struct {
+		name string
+		a    Adam
+	}{{"optimizer.alpha", c.Optimizer.Alpha}, {"optimizer.beta", c.Optimizer.Beta}} { // in order: the first bad group is named
+		if err := g.a.validate(g.name); err != nil {
 			return err
 		}
 	}
 	if err := checkDelay("optimizer.alpha_start_epoch", c.Optimizer.AlphaStartEpoch, 1, c.Epochs); err != nil {
 		return err
 	}
-	if !finite(c.Loss.WSum) || c.Loss.WSum < 0 {
-		return errorf(ErrInvalidConfig, "loss.w_sum: must be a finite number >= 0, got %v", c.Loss.WSum)
+	if !isFinite(c.Loss.WSum) || c.Loss.WSum < 0 {
+		return Errorf(ErrInvalidConfig, "loss.w_sum: must be a finite number >= 0, got %v", c.Loss.WSum)
 	}
 	for _, s := range []struct {
 		key string
@@ -206,14 +208,15 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// checkDelay refuses a delay (an epoch something starts at) that leaves it no epoch to act in: one of
-// epochs or later. Values up to 1 mean "from the first epoch" and are always accepted.
+// checkDelay refuses a delay (an epoch something starts at) of epochs or later: it would act in the
+// last epoch at most, which is never what a search means. Values up to 1 mean "from the first epoch"
+// and are always accepted.
 func checkDelay(key string, d, lo, epochs int) error {
 	if d < lo || d > maxEpochs {
-		return errorf(ErrInvalidConfig, "%s: %d is out of range %d..%d", key, d, lo, maxEpochs)
+		return Errorf(ErrInvalidConfig, "%s: %d is out of range %d..%d", key, d, lo, maxEpochs)
 	}
 	if d > 1 && d >= epochs {
-		return errorf(ErrInvalidConfig, "%s: %d never takes effect in a search of %d epochs (want at most %d; the default scales with epochs: %d)",
+		return Errorf(ErrInvalidConfig, "%s: %d starts too late to take effect in a search of %d epochs (want at most %d; the default scales with epochs: %d)",
 			key, d, epochs, max(1, epochs-1), ScaledDelay(epochs))
 	}
 	return nil
@@ -221,16 +224,16 @@ func checkDelay(key string, d, lo, epochs int) error {
 
 func (a Adam) validate(key string) error {
 	switch {
-	case !finite(a.LR) || a.LR < 0:
-		return errorf(ErrInvalidConfig, "%s.lr: must be a finite number >= 0, got %v", key, a.LR)
+	case !isFinite(a.LR) || a.LR < 0:
+		return Errorf(ErrInvalidConfig, "%s.lr: must be a finite number >= 0, got %v", key, a.LR)
 	case !(a.Betas[0] >= 0 && a.Betas[0] < 1):
-		return errorf(ErrInvalidConfig, "%s.betas[0]: must be in [0, 1), got %v", key, a.Betas[0])
+		return Errorf(ErrInvalidConfig, "%s.betas[0]: must be in [0, 1), got %v", key, a.Betas[0])
 	case !(a.Betas[1] >= 0 && a.Betas[1] < 1):
-		return errorf(ErrInvalidConfig, "%s.betas[1]: must be in [0, 1), got %v", key, a.Betas[1])
-	case !finite(a.Eps) || a.Eps <= 0:
-		return errorf(ErrInvalidConfig, "%s.eps: must be a finite number > 0, got %v", key, a.Eps)
-	case !finite(a.WeightDecay) || a.WeightDecay < 0:
-		return errorf(ErrInvalidConfig, "%s.weight_decay: must be a finite number >= 0, got %v", key, a.WeightDecay)
+		return Errorf(ErrInvalidConfig, "%s.betas[1]: must be in [0, 1), got %v", key, a.Betas[1])
+	case !isFinite(a.Eps) || a.Eps <= 0:
+		return Errorf(ErrInvalidConfig, "%s.eps: must be a finite number > 0, got %v", key, a.Eps)
+	case !isFinite(a.WeightDecay) || a.WeightDecay < 0:
+		return Errorf(ErrInvalidConfig, "%s.weight_decay: must be a finite number >= 0, got %v", key, a.WeightDecay)
 	}
 	return nil
 }
@@ -244,8 +247,6 @@ func (c *Config) JSON() []byte {
 	}
 	return b
 }
-
-func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // strictUnmarshal decodes data into v like json.Unmarshal, but refuses keys that v's struct tags do
 // not name exactly (encoding/json alone ignores unknown keys and matches names case-insensitively).
@@ -314,6 +315,9 @@ func checkKeys(data []byte, t reflect.Type, path string) error {
 		var items []json.RawMessage
 		if err := json.Unmarshal(data, &items); err != nil {
 			return fmt.Errorf("malformed JSON: %v", err)
+		}
+		if t.Kind() == reflect.Array && len(items) != t.Len() { // encoding/json pads or drops silently
+			return fmt.Errorf("%s: want %d values, got %d", path, t.Len(), len(items))
 		}
 		for i, it := range items {
 			if err := checkKeys(it, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {

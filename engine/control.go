@@ -23,7 +23,7 @@ type Control struct {
 	EdgeTarget float64 `json:"edge_target"` // target of weakest_kept_edge, in [0, 1); 0 leaves the op boost at 1
 	MassTarget float64 `json:"mass_target"` // target of kept_mass, in [0, 1); 0 leaves the edge boost at 1
 	StartEpoch int     `json:"start_epoch"` // first epoch the controller acts (default: alpha_start_epoch)
-	ByEpoch    int     `json:"by_epoch"`    // epoch the trajectory reaches the targets (default: epochs - epochs/5)
+	ByEpoch    int     `json:"by_epoch"`    // epoch the trajectory reaches the targets (default: max(start_epoch, epochs - epochs/5))
 	Gain       float64 `json:"gain"`        // per-step raise of a lagging boost (default 0.05)
 	Decay      float64 `json:"decay"`       // per-step fall of a boost that is ahead (default 0.01)
 	MaxBoost   float64 `json:"max_boost"`   // the largest boost (default 100)
@@ -59,23 +59,23 @@ func (c *Control) resolve(cfg *Config) {
 func (c *Control) validate(cfg *Config) error {
 	switch {
 	case cfg.Method != MethodDAAS:
-		return errorf(ErrInvalidConfig, "control: the controller scales the DAAS losses; method %q has none", cfg.Method)
+		return Errorf(ErrInvalidConfig, "control: the controller scales the DAAS losses; method %q has none", cfg.Method)
 	case !(c.EdgeTarget >= 0 && c.EdgeTarget < 1):
-		return errorf(ErrInvalidConfig, "control.edge_target: must be in [0, 1), got %v", c.EdgeTarget)
+		return Errorf(ErrInvalidConfig, "control.edge_target: must be in [0, 1), got %v", c.EdgeTarget)
 	case !(c.MassTarget >= 0 && c.MassTarget < 1):
-		return errorf(ErrInvalidConfig, "control.mass_target: must be in [0, 1), got %v", c.MassTarget)
+		return Errorf(ErrInvalidConfig, "control.mass_target: must be in [0, 1), got %v", c.MassTarget)
 	case c.EdgeTarget == 0 && c.MassTarget == 0:
-		return errorf(ErrInvalidConfig, "control: edge_target and mass_target are both 0; leave \"control\" out to turn it off")
+		return Errorf(ErrInvalidConfig, "control: edge_target and mass_target are both 0; leave \"control\" out to turn it off")
 	case c.StartEpoch < 1 || c.StartEpoch > cfg.Epochs:
-		return errorf(ErrInvalidConfig, "control.start_epoch: %d is out of range 1..%d", c.StartEpoch, cfg.Epochs)
+		return Errorf(ErrInvalidConfig, "control.start_epoch: %d is out of range 1..%d", c.StartEpoch, cfg.Epochs)
 	case c.ByEpoch < c.StartEpoch || c.ByEpoch > cfg.Epochs:
-		return errorf(ErrInvalidConfig, "control.by_epoch: %d is out of range %d..%d (start_epoch..epochs)", c.ByEpoch, c.StartEpoch, cfg.Epochs)
+		return Errorf(ErrInvalidConfig, "control.by_epoch: %d is out of range %d..%d (start_epoch..epochs)", c.ByEpoch, c.StartEpoch, cfg.Epochs)
 	case !(c.Gain > 0 && c.Gain <= 1):
-		return errorf(ErrInvalidConfig, "control.gain: must be in (0, 1], got %v", c.Gain)
+		return Errorf(ErrInvalidConfig, "control.gain: must be in (0, 1], got %v", c.Gain)
 	case !(c.Decay > 0 && c.Decay < 1):
-		return errorf(ErrInvalidConfig, "control.decay: must be in (0, 1), got %v", c.Decay)
+		return Errorf(ErrInvalidConfig, "control.decay: must be in (0, 1), got %v", c.Decay)
 	case !(c.MaxBoost >= 1 && c.MaxBoost <= maxControlBoost):
-		return errorf(ErrInvalidConfig, "control.max_boost: must be in [1, %g], got %v", float64(maxControlBoost), c.MaxBoost)
+		return Errorf(ErrInvalidConfig, "control.max_boost: must be in [1, %g], got %v", float64(maxControlBoost), c.MaxBoost)
 	}
 	return nil
 }
@@ -97,7 +97,7 @@ func (b boosts) apply(coef Coefficients) Coefficients {
 // the trajectory's value at the end of epoch e, so that the figure is there when the epoch ends.
 func (c *Control) trajectory(e int, x0, target float64) float64 {
 	p := min(1, float64(e+1-c.StartEpoch)/float64(c.ByEpoch+1-c.StartEpoch))
-	return x0 + (target-x0)*p
+	return x0 + float64((target-x0)*p) // the conversion keeps Go from fusing a multiply-add
 }
 
 // next returns the boost after a step that left the figure at x: raised while x lags τ, lowered
@@ -139,7 +139,8 @@ func (l *layout) uniformKeptMass() float64 {
 
 // keptOrder writes node nd's inputs into order (length nd.n), the ones discretization keeps first:
 // by raw β for DAAS, by the best kept op's weight for DARTS (opW holds the op weights), ties to the
-// lower input. A node that keeps every input lists them in input order.
+// lower input. Under DAAS a node that keeps every input lists them in input order (its β are
+// constant); under DARTS every node is ranked by op weight.
 func (e *Engine) keptOrder(nd node, opW []float64, order []int) {
 	for i := range order {
 		order[i] = i

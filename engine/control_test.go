@@ -338,8 +338,8 @@ func TestDelayDefaultsScaleWithEpochs(t *testing.T) {
 		t.Errorf("alpha did not move in a 3-epoch search with the default delays")
 	}
 	for _, bad := range []struct{ config, key string }{
-		{`{"epochs": 3, "optimizer": {"alpha_start_epoch": 8}}`, "optimizer.alpha_start_epoch: 8 never takes effect"},
-		{`{"epochs": 3, "optimizer": {"alpha_start_epoch": 3}}`, "optimizer.alpha_start_epoch: 3 never takes effect"},
+		{`{"epochs": 3, "optimizer": {"alpha_start_epoch": 8}}`, "optimizer.alpha_start_epoch: 8 starts too late"},
+		{`{"epochs": 3, "optimizer": {"alpha_start_epoch": 3}}`, "optimizer.alpha_start_epoch: 3 starts too late"},
 		{`{"epochs": 3, "loss": {"lambda_alpha": {"type": "log", "scale": 1, "delay": 8}}}`, "loss.lambda_alpha.delay: 8"},
 		{`{"epochs": 5, "loss": {"lambda_c": {"type": "linear", "scale": 1, "delay": 5}}}`, "loss.lambda_c.delay: 5"},
 	} {
@@ -351,6 +351,14 @@ func TestDelayDefaultsScaleWithEpochs(t *testing.T) {
 	for _, ok := range []string{`{"epochs": 1, "optimizer": {"alpha_start_epoch": 1}}`, `{"epochs": 3, "optimizer": {"alpha_start_epoch": 2}}`} {
 		if _, err := ParseConfig([]byte(ok)); err != nil {
 			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}
+
+func TestBetasNeedTwoValues(t *testing.T) {
+	for _, bad := range []string{`{"optimizer": {"alpha": {"betas": [0.9]}}}`, `{"optimizer": {"beta": {"betas": [0.9, 0.99, 0.5]}}}`} {
+		if _, err := ParseConfig([]byte(bad)); err == nil || !strings.Contains(err.Error(), "betas: want 2 values") {
+			t.Errorf("%s: got %v, want a refusal naming betas", bad, err)
 		}
 	}
 }

@@ -121,3 +121,18 @@ func dpow(b float64, n int64) float64 {
 	}
 	return r
 }
+
+// isFinite reports whether x is neither NaN nor ±Inf: x-x is 0 for every finite x and NaN for the
+// others. It is one subtraction and one comparison once inlined, so the checks of every step's
+// gradients use it as well as the configuration checks.
+func isFinite[F float32 | float64](x F) bool { return x-x == 0 }
+
+// firstNonFinite returns the index of the first NaN or ±Inf in xs, or -1 if there is none.
+func firstNonFinite[F float32 | float64](xs []F) int {
+	for i, x := range xs {
+		if !isFinite(x) {
+			return i
+		}
+	}
+	return -1
+}

@@ -29,7 +29,7 @@ type CellGenotype struct {
 // discard, and per cell inputs and keep to the original (unversioned) form, which lacks them.
 const GenotypeFormat = 1
 
-// Genotype is the discrete architecture (SPEC §5), self-describing: the format version, the space's op
+// Genotype is the discrete architecture (docs/DESIGN.md, Discretization), self-describing: the format version, the space's op
 // list and discarded ops, and per cell its inputs, keep counts and kept choices. Darts is set for
 // two-cell spaces named normal and reduce with 2 inputs that keep two inputs per node (what DARTS's
 // own code can build); NB201 for the NAS-Bench-201 layout.
@@ -79,7 +79,7 @@ func (e *Engine) Discretize() Genotype {
 			w := 1.0
 			if nd.learnable() && e.cfg.Method == MethodDAAS {
 				w = float64(nd.n) * share[i]
-				if !finite(w) {
+				if !isFinite(w) {
 					w = 0 // only for β no state holds (NaN); JSON has no NaN, and 0 is left out
 				}
 			}

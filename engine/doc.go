@@ -5,8 +5,8 @@
 //
 // The engine never calls user code. A training loop drives it by reverse communication: each step it
 // reads the mixing weights (Weights), runs the supernet forward and backward on its own device, and
-// hands the gradients of its loss with respect to those weights back to Step. The contract is
-// shared/SPEC.md of the daas project; the C ABI in capi/ is a thin layer over this package.
+// hands the gradients of its loss with respect to those weights back to Step. docs/DESIGN.md describes
+// the whole system and its formulas; the C ABI in capi/ is a thin layer over this package.
 //
 // Arithmetic is float64 throughout and uses the package's own exp and log (see detmath.go), so the
 // same configuration and seed give the same bytes on every run and every machine.

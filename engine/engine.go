@@ -38,7 +38,7 @@ type EpochRecord struct {
 	Genotype string // genotype JSON, as Discretize renders it
 }
 
-// New returns an engine at epoch 1 with α and β initialized from cfg.Seed (SPEC §2).
+// New returns an engine at epoch 1 with α and β initialized from cfg.Seed (docs/DESIGN.md, Relaxation).
 func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -51,7 +51,7 @@ func New(cfg Config) (*Engine, error) {
 	for _, nd := range e.lay.nodes {
 		for i := 0; i < nd.n; i++ {
 			if nd.learnable() && cfg.Method == MethodDAAS {
-				e.beta[nd.edge+i] = float64(nd.k)/float64(nd.n) + 1e-4*rng.next()
+				e.beta[nd.edge+i] = float64(nd.k)/float64(nd.n) + float64(1e-4*rng.next()) // no fused multiply-add
 			} else {
 				e.beta[nd.edge+i] = 1
 			}
@@ -106,7 +106,7 @@ func (e *Engine) BetaFloat64() []float64 { return append([]float64(nil), e.beta.
 
 func copyOut(out []float32, src []float64, name string) error {
 	if len(out) != len(src) {
-		return errorf(ErrInvalidArgument, "%s: buffer length %d, want %d", name, len(out), len(src))
+		return Errorf(ErrInvalidArgument, "%s: buffer length %d, want %d", name, len(out), len(src))
 	}
 	for i, v := range src {
 		out[i] = float32(v)
@@ -115,13 +115,13 @@ func copyOut(out []float32, src []float64, name string) error {
 }
 
 // Weights writes the mixing weights the supernet uses: op weights A (length n_alpha) and edge
-// weights W (length n_edges), SPEC §2.
+// weights W (length n_edges), docs/DESIGN.md, Relaxation.
 func (e *Engine) Weights(opOut, edgeOut []float32) error {
 	if len(opOut) != len(e.alpha) {
-		return errorf(ErrInvalidArgument, "op weights: buffer length %d, want %d", len(opOut), len(e.alpha))
+		return Errorf(ErrInvalidArgument, "op weights: buffer length %d, want %d", len(opOut), len(e.alpha))
 	}
 	if len(edgeOut) != len(e.beta) {
-		return errorf(ErrInvalidArgument, "edge weights: buffer length %d, want %d", len(edgeOut), len(e.beta))
+		return Errorf(ErrInvalidArgument, "edge weights: buffer length %d, want %d", len(edgeOut), len(e.beta))
 	}
 	e.relaxOps32(e.alpha, opOut)
 	e.edgeWeights(e.beta, edgeOut)
@@ -132,7 +132,7 @@ func (e *Engine) Weights(opOut, edgeOut []float32) error {
 // genotype in the history; setting the current epoch again does nothing.
 func (e *Engine) SetEpoch(epoch int) error {
 	if epoch < 1 || epoch > e.cfg.Epochs {
-		return errorf(ErrInvalidArgument, "epoch: %d is out of range 1..%d", epoch, e.cfg.Epochs)
+		return Errorf(ErrInvalidArgument, "epoch: %d is out of range 1..%d", epoch, e.cfg.Epochs)
 	}
 	if epoch == e.epoch {
 		return nil
@@ -162,21 +162,21 @@ func (e *Engine) History() []EpochRecord {
 	return append(append([]EpochRecord(nil), e.history...), e.currentRecord())
 }
 
-// Step applies one architecture step (SPEC §4): gradOp and gradEdge are the task loss's gradients
+// Step applies one architecture step (docs/DESIGN.md, The Adam step): gradOp and gradEdge are the task loss's gradients
 // with respect to the op and edge weights handed out by Weights. A gradient holding NaN or Inf is
 // refused with ErrNumeric and leaves the engine exactly as it was.
 func (e *Engine) Step(gradOp, gradEdge []float32) error {
 	if len(gradOp) != len(e.alpha) {
-		return errorf(ErrInvalidArgument, "grad_op: length %d, want %d", len(gradOp), len(e.alpha))
+		return Errorf(ErrInvalidArgument, "grad_op: length %d, want %d", len(gradOp), len(e.alpha))
 	}
 	if len(gradEdge) != len(e.beta) {
-		return errorf(ErrInvalidArgument, "grad_edge: length %d, want %d", len(gradEdge), len(e.beta))
+		return Errorf(ErrInvalidArgument, "grad_edge: length %d, want %d", len(gradEdge), len(e.beta))
 	}
-	if i := firstNonFinite32(gradOp); i >= 0 {
-		return errorf(ErrNumeric, "grad_op[%d] is %v; nothing changed", i, gradOp[i])
+	if i := firstNonFinite(gradOp); i >= 0 {
+		return Errorf(ErrNumeric, "grad_op[%d] is %v; nothing changed", i, gradOp[i])
 	}
-	if i := firstNonFinite32(gradEdge); i >= 0 {
-		return errorf(ErrNumeric, "grad_edge[%d] is %v; nothing changed", i, gradEdge[i])
+	if i := firstNonFinite(gradEdge); i >= 0 {
+		return Errorf(ErrNumeric, "grad_edge[%d] is %v; nothing changed", i, gradEdge[i])
 	}
 	coef := e.stepCoefficients()
 	if e.cfg.Control != nil {
@@ -189,11 +189,11 @@ func (e *Engine) Step(gradOp, gradEdge []float32) error {
 	} else {
 		e.fastGradients(gradOp, gradEdge, coef)
 	}
-	if i := firstNonFinite64(e.dAlpha); i >= 0 {
-		return errorf(ErrNumeric, "the gradient of alpha[%d] overflowed; nothing changed", i)
+	if i := firstNonFinite(e.dAlpha); i >= 0 {
+		return Errorf(ErrNumeric, "the gradient of alpha[%d] overflowed; nothing changed", i)
 	}
-	if i := firstNonFinite64(e.dBeta); i >= 0 {
-		return errorf(ErrNumeric, "the gradient of beta[%d] overflowed; nothing changed", i)
+	if i := firstNonFinite(e.dBeta); i >= 0 {
+		return Errorf(ErrNumeric, "the gradient of beta[%d] overflowed; nothing changed", i)
 	}
 	lrA := e.cfg.Optimizer.Alpha.LR
 	if e.epoch < e.cfg.Optimizer.AlphaStartEpoch {
@@ -207,7 +207,7 @@ func (e *Engine) Step(gradOp, gradEdge []float32) error {
 	if !ok {
 		err := e.checkRanges("")
 		e.restoreUndo()
-		return errorf(ErrNumeric, "the Adam update would leave the bounds a state keeps (%v); nothing changed", err)
+		return Errorf(ErrNumeric, "the Adam update would leave the bounds a state keeps (%v); nothing changed", err)
 	}
 	e.steps++
 	e.epSteps++
@@ -258,24 +258,6 @@ func (e *Engine) checkRanges(prefix string) error {
 		}
 	}
 	return nil
-}
-
-func firstNonFinite32(xs []float32) int {
-	for i, x := range xs {
-		if x-x != 0 { // NaN or ±Inf
-			return i
-		}
-	}
-	return -1
-}
-
-func firstNonFinite64(xs []float64) int {
-	for i, x := range xs {
-		if x-x != 0 {
-			return i
-		}
-	}
-	return -1
 }
 
 func cloneSpace(s Space) Space {

@@ -61,7 +61,7 @@ func TestStepRefusesNonFiniteAndWrongLengths(t *testing.T) {
 		t.Fatalf("max-float gradient: %v", err)
 	}
 	for _, v := range append(e.AlphaFloat64(), e.BetaFloat64()...) {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+		if !isFinite(v) {
 			t.Fatal("non-finite parameter after a max-float gradient")
 		}
 	}

@@ -27,6 +27,9 @@ var (
 	ErrInternal = errors.New("internal error")
 )
 
-func errorf(kind error, format string, args ...any) error {
+// Errorf returns an error that wraps kind, one of the sentinels above, in the one form every daas
+// error message has: "daas: <kind>: <detail>", the detail formatted as by fmt.Sprintf. The C ABI
+// builds the errors of its own argument checks with it too.
+func Errorf(kind error, format string, args ...any) error {
 	return fmt.Errorf("daas: %w: %s", kind, fmt.Sprintf(format, args...))
 }

@@ -36,7 +36,7 @@ type fbTable struct {
 }
 
 func (v *fbVerifier) fail(path, format string, args ...any) error {
-	return errorf(ErrCorruptState, "%s: %s", path, fmt.Sprintf(format, args...))
+	return Errorf(ErrCorruptState, "%s: %s", path, fmt.Sprintf(format, args...))
 }
 
 func (v *fbVerifier) charge(path string, n int) error {

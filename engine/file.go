@@ -42,7 +42,7 @@ func (e *Engine) SaveFile(path string) error {
 // writing and the two flushes, outside it.
 func WriteStateFile(path string, state []byte) (err error) {
 	if path == "" {
-		return errorf(ErrInvalidArgument, "path is empty")
+		return Errorf(ErrInvalidArgument, "path is empty")
 	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
@@ -142,7 +142,7 @@ func syncDir(dir string) error {
 // the path added to the message.
 func LoadFile(path string) (*Engine, error) {
 	if path == "" {
-		return nil, errorf(ErrInvalidArgument, "path is empty")
+		return nil, Errorf(ErrInvalidArgument, "path is empty")
 	}
 	// Stat before opening: opening a FIFO would block, and a huge file is refused unread.
 	fi, err := os.Stat(path)
@@ -173,7 +173,7 @@ func LoadFile(path string) (*Engine, error) {
 		return nil, ioError("read", path, err)
 	}
 	if int64(buf.Len()) > maxStateFileSize {
-		return nil, errorf(ErrCorruptState, "%s: the file grew past %d bytes while being read, larger than any daas state", path, maxStateFileSize)
+		return nil, Errorf(ErrCorruptState, "%s: the file grew past %d bytes while being read, larger than any daas state", path, maxStateFileSize)
 	}
 	e, err := Load(buf.Bytes())
 	if err != nil {
@@ -188,10 +188,10 @@ func checkStateFile(path string, fi fs.FileInfo) error {
 		if fi.IsDir() {
 			what = "is a directory"
 		}
-		return errorf(ErrIO, "open %s: %s", path, what)
+		return Errorf(ErrIO, "open %s: %s", path, what)
 	}
 	if fi.Size() > maxStateFileSize {
-		return errorf(ErrCorruptState, "%s: %d bytes is larger than any daas state (at most %d bytes)", path, fi.Size(), maxStateFileSize)
+		return Errorf(ErrCorruptState, "%s: %d bytes is larger than any daas state (at most %d bytes)", path, fi.Size(), maxStateFileSize)
 	}
 	return nil
 }
@@ -208,5 +208,5 @@ func ioError(op, path string, err error) error {
 	case errors.As(err, &le):
 		reason = le.Err
 	}
-	return fmt.Errorf("daas: %w: %s %s: %w", ErrIO, op, path, reason)
+	return fmt.Errorf("%w: %w", Errorf(ErrIO, "%s %s", op, path), reason)
 }

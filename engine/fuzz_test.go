@@ -62,7 +62,7 @@ func fuzzCheckLoad(t *testing.T, data []byte) {
 	if err := e.Weights(op, edge); err != nil {
 		t.Fatal(err)
 	}
-	if i := firstNonFinite32(append(op, edge...)); i >= 0 {
+	if i := firstNonFinite(append(op, edge...)); i >= 0 {
 		t.Fatalf("an accepted state gives a non-finite weight at %d", i)
 	}
 	if err := e.Step(op, edge); err != nil && !errors.Is(err, ErrNumeric) {
@@ -163,7 +163,7 @@ func FuzzStep(f *testing.F) {
 				return
 			}
 			for _, xs := range [][]float64{e.alpha, e.beta, e.adamA.M, e.adamA.V, e.adamB.M, e.adamB.V} {
-				if i := firstNonFinite64(xs); i >= 0 {
+				if i := firstNonFinite(xs); i >= 0 {
 					t.Fatalf("after a successful step, a parameter or moment [%d] is %v", i, xs[i])
 				}
 			}

@@ -9,7 +9,7 @@ import (
 )
 
 // The gradient tests check the two gradient paths against each other and against central finite
-// differences of an objective written here from SPEC §2–3 alone (float64, math.Exp and math.Log,
+// differences of an objective written here from docs/DESIGN.md alone (float64, math.Exp and math.Log,
 // no engine helpers), on random points of every preset and of a custom space with keep [1, 3, 2, 4].
 
 // gradientSpaces are the spaces every gradient test runs on: the presets and a custom space whose
@@ -35,7 +35,7 @@ func newGradientEngine(t testing.TB, space, method, gradient string) *Engine {
 	return e
 }
 
-// fdNode is one intermediate node as the test lays it out, from SPEC §1 directly.
+// fdNode is one intermediate node as the test lays it out, from docs/DESIGN.md, Flat layouts directly.
 type fdNode struct{ edge, n, k int }
 
 func fdNodes(s Space) (nodes []fdNode, nEdges int) {
@@ -50,7 +50,7 @@ func fdNodes(s Space) (nodes []fdNode, nEdges int) {
 }
 
 // fdProblem is one random point: α, β, G_A, G_W and the coefficients, with the objective
-// f = Σ A⊙G_A + Σ W⊙G_W + cα H_α + cβ L_E, whose gradient is SPEC §4's (dα, dβ).
+// f = Σ A⊙G_A + Σ W⊙G_W + cα H_α + cβ L_E, whose gradient is the (dα, dβ) of docs/DESIGN.md (Gradients).
 type fdProblem struct {
 	darts      bool
 	nOps       int

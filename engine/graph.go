@@ -13,7 +13,7 @@ import (
 //
 //	f = Σ A⊙G_A + Σ W⊙G_W + cα·H_α + cβ·L_E
 //
-// whose gradient with respect to α and β is exactly SPEC §4's dα and dβ (J_Aᵀ G_A is the gradient of
+// whose gradient with respect to α and β is exactly the dα and dβ of docs/DESIGN.md (Gradients) (J_Aᵀ G_A is the gradient of
 // Σ A⊙G_A, and so on). It is built once per engine, on the first Step that needs it, for the engine's
 // space and method, and run by one TapeMachine every step after that. It is the engine's reference:
 // it writes what fastGradients writes, computed by a general-purpose autodiff library instead of
@@ -26,7 +26,7 @@ import (
 // slowly for big spaces). Constant β entries (k == n, and every β under method darts) are not in the
 // graph at all; their gradient is 0.
 //
-// gorgonia v0.9.18 and tensor v0.9.24 faults worked around here (see STACK.md):
+// gorgonia v0.9.18 and tensor v0.9.24 faults worked around here:
 //   - Log(SoftMax(x)) is silently rewritten into LogSoftMax in place (upstream issue 569), and SoftMax
 //     and LogSoftMax of one input collapse into one node: only LogSoftMax is used, and probabilities
 //     are Exp of it.
@@ -79,13 +79,13 @@ type betaGroup struct {
 // ConcurrentEngines). Built graphs running at once showed no race.
 var graphBuildMu sync.Mutex
 
-// graphGradients writes dα and dβ (SPEC §4) into e.dAlpha and e.dBeta, and the op weights into e.opW,
+// graphGradients writes dα and dβ (docs/DESIGN.md, The Adam step) into e.dAlpha and e.dBeta, and the op weights into e.opW,
 // by running the engine's gorgonia graph. On any failure it returns an ErrInternal error and the
 // engine's parameters are untouched (the scratch buffers may hold partial results).
 func (e *Engine) graphGradients(gradOp, gradEdge []float32, coef Coefficients) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = errorf(ErrInternal, "gradient graph: gorgonia panicked: %v", r)
+			err = Errorf(ErrInternal, "gradient graph: gorgonia panicked: %v", r)
 		}
 		if err != nil {
 			e.graph = nil // a failed run may leave the machine mid-tape: rebuild on the next call
@@ -108,10 +108,10 @@ func (e *Engine) buildGraph() (gp *graphPath, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if be, ok := r.(graphBuildError); ok {
-				gp, err = nil, errorf(ErrInternal, "gradient graph: building the objective: %v", be.err)
+				gp, err = nil, Errorf(ErrInternal, "gradient graph: building the objective: %v", be.err)
 				return
 			}
-			gp, err = nil, errorf(ErrInternal, "gradient graph: building panicked: %v", r)
+			gp, err = nil, Errorf(ErrInternal, "gradient graph: building panicked: %v", r)
 		}
 	}()
 	b := &graphBuilder{g: G.NewGraph()}
@@ -187,7 +187,7 @@ func (e *Engine) buildGraph() (gp *graphPath, err error) {
 	}
 	grads, err := G.Grad(f, wrt...)
 	if err != nil {
-		return nil, errorf(ErrInternal, "gradient graph: differentiating: %v", err)
+		return nil, Errorf(ErrInternal, "gradient graph: differentiating: %v", err)
 	}
 	gp.opW = tensor.New(tensor.WithShape(nE, nOps), tensor.WithBacking(e.opW))
 	gp.dAlpha = tensor.New(tensor.WithShape(nE, nOps), tensor.WithBacking(e.dAlpha))
@@ -239,7 +239,7 @@ func (gp *graphPath) run(e *Engine, gradOp, gradEdge []float32, coef Coefficient
 
 	defer gp.vm.Reset()
 	if err := gp.vm.RunAll(); err != nil {
-		return errorf(ErrInternal, "gradient graph: running: %v", err)
+		return Errorf(ErrInternal, "gradient graph: running: %v", err)
 	}
 
 	// dα and A are in e.dAlpha and e.opW now; scatter dβ, 0 on constant entries.

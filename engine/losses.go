@@ -1,6 +1,6 @@
 package engine
 
-// LossTerms are the discretization losses' parts at the current α and β (SPEC §3).
+// LossTerms are the discretization losses' parts at the current α and β (docs/DESIGN.md, The discretization losses and Schedules).
 type LossTerms struct {
 	OpEntropy        float64 // H_α: sum over cells and edges of the op weights' entropy
 	EdgeEntropy      float64 // sum over learnable nodes of H(softmax(min(β_j, 1)))
@@ -10,7 +10,8 @@ type LossTerms struct {
 // EdgeLoss returns L_E = EdgeEntropy + EdgeCountPenalty.
 func (t LossTerms) EdgeLoss() float64 { return t.EdgeEntropy + t.EdgeCountPenalty }
 
-// lossTerms evaluates the losses at the engine's α and β (it also refreshes the op-weight scratch).
+// lossTerms evaluates the losses at the engine's α and β, in buffers of its own (read-only: concurrent
+// readers may call it).
 func (e *Engine) lossTerms() LossTerms {
 	var t LossTerms
 	nOps := e.lay.nOps
@@ -53,7 +54,7 @@ func positiveSum(m []float64) float64 {
 	return s
 }
 
-// fastGradients writes dα and dβ (SPEC §4) into e.dAlpha and e.dBeta with hand-derived formulas:
+// fastGradients writes dα and dβ (docs/DESIGN.md, The Adam step) into e.dAlpha and e.dBeta with hand-derived formulas:
 //
 //	dz_o = A_o (G_o - <A, G>) - cα A_o (log A_o + H),  dα_o = g'(α_o) dz_o
 //	dm_i = n q_i (G_i - <q, G>) + cβ (-q_i (log q_i + H_q) + 2 w_sum (S - k) [m_i > 0]),

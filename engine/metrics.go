@@ -2,7 +2,7 @@ package engine
 
 import "encoding/json"
 
-// Metrics describe the search at one moment (SPEC §7 lists the required keys).
+// Metrics describe the search at one moment (docs/CONFIG.md lists the required keys).
 type Metrics struct {
 	Method           Method  `json:"method"`
 	Epoch            int     `json:"epoch"`
@@ -43,7 +43,7 @@ func (e *Engine) Metrics() Metrics {
 		Method: e.cfg.Method, Epoch: e.epoch, Step: e.steps,
 		LambdaC: coef.LambdaC, LambdaAlpha: coef.LambdaAlpha, LambdaBeta: coef.LambdaBeta,
 		OpEntropy: t.OpEntropy, EdgeEntropy: t.EdgeEntropy, EdgeCountPenalty: t.EdgeCountPenalty,
-		DiscLoss:    eff.OpEntropy()*t.OpEntropy + eff.EdgeLoss()*t.EdgeLoss(),
+		DiscLoss:    float64(eff.OpEntropy()*t.OpEntropy) + float64(eff.EdgeLoss()*t.EdgeLoss()), // no fused multiply-add
 		WeakestEdge: 1, OpBoost: e.boost.op, EdgeBoost: e.boost.edge,
 	}
 	opW := make([]float64, len(e.alpha))

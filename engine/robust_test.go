@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-// Numerical robustness (issue 6): α and β far outside their usual range, gradients at the edges of
+// Numerical robustness: α and β far outside their usual range, gradients at the edges of
 // float32 (±MaxFloat32, subnormals) and long runs of random gradients never put NaN or Inf in the
 // parameters, the Adam moments, the mixing weights, the metrics, the history or the saved state. A
 // step is either taken (and everything stays finite) or refused with ErrNumeric, leaving the engine
@@ -46,7 +46,7 @@ func checkFinite(t *testing.T, e *Engine, where string) bool {
 		"alpha": e.alpha, "beta": e.beta, "adam alpha m": e.adamA.M, "adam alpha v": e.adamA.V,
 		"adam beta m": e.adamB.M, "adam beta v": e.adamB.V,
 	} {
-		if i := firstNonFinite64(xs); i >= 0 {
+		if i := firstNonFinite(xs); i >= 0 {
 			t.Errorf("%s: %s[%d] = %v", where, name, i, xs[i])
 			return false
 		}
@@ -72,14 +72,14 @@ func checkFinite(t *testing.T, e *Engine, where string) bool {
 		}
 	}
 	for name, x := range metricFloats(e.Metrics()) {
-		if !finite(x) {
+		if !isFinite(x) {
 			t.Errorf("%s: metric %s = %v", where, name, x)
 			return false
 		}
 	}
 	for _, r := range e.History() {
 		for name, x := range metricFloats(r.Metrics) {
-			if !finite(x) {
+			if !isFinite(x) {
 				t.Errorf("%s: history epoch %d: metric %s = %v", where, r.Epoch, name, x)
 				return false
 			}
@@ -297,7 +297,7 @@ func TestRobustLongRandomRun(t *testing.T) {
 					refused++
 				}
 				for name, xs := range map[string][]float64{"alpha": e.alpha, "beta": e.beta} {
-					if i := firstNonFinite64(xs); i >= 0 {
+					if i := firstNonFinite(xs); i >= 0 {
 						t.Fatalf("step %d: %s[%d] = %v", s, name, i, xs[i])
 					}
 				}

@@ -1,6 +1,6 @@
 package engine
 
-// ScheduleType names a schedule of the catalogue (SPEC §3).
+// ScheduleType names a schedule of the catalogue (docs/DESIGN.md, The discretization losses and Schedules).
 type ScheduleType string
 
 // The schedule catalogue. Each value is Scale times a shape of the epoch e (1-based) out of E epochs.
@@ -10,7 +10,7 @@ const (
 	ScheduleConst   ScheduleType = "const"   // 1
 	ScheduleLinear  ScheduleType = "linear"  // p
 	ScheduleLog     ScheduleType = "log"     // ln(e-S+1) / ln(E-S), 1 when E-S <= 1 (the reference's λα)
-	ScheduleExp     ScheduleType = "exp"     // (exp(Rate p) - 1) / (exp(Rate) - 1); p when Rate = 0
+	ScheduleExp     ScheduleType = "exp"     // (exp(Rate p) - 1) / (exp(Rate) - 1); Rate 0 means the default 5
 	ScheduleStep    ScheduleType = "step"    // Gamma ^ floor((e-S) / Every)
 	ScheduleSigmoid ScheduleType = "sigmoid" // 1 / (1 + exp(-Rate (p - 1/2)))
 )
@@ -46,19 +46,19 @@ func (s Schedule) validate(key string) error {
 	switch s.Type {
 	case ScheduleConst, ScheduleLinear, ScheduleLog, ScheduleExp, ScheduleStep, ScheduleSigmoid:
 	default:
-		return errorf(ErrInvalidConfig, "%s.type: unknown schedule %q (want const, linear, log, exp, step or sigmoid)", key, s.Type)
+		return Errorf(ErrInvalidConfig, "%s.type: unknown schedule %q (want const, linear, log, exp, step or sigmoid)", key, s.Type)
 	}
 	switch {
-	case !finite(s.Scale) || s.Scale < 0:
-		return errorf(ErrInvalidConfig, "%s.scale: must be a finite number >= 0, got %v", key, s.Scale)
+	case !isFinite(s.Scale) || s.Scale < 0:
+		return Errorf(ErrInvalidConfig, "%s.scale: must be a finite number >= 0, got %v", key, s.Scale)
 	case s.Delay < 0 || s.Delay > maxEpochs:
-		return errorf(ErrInvalidConfig, "%s.delay: %d is out of range 0..%d", key, s.Delay, maxEpochs)
-	case !finite(s.Rate) || s.Rate < -700 || s.Rate > 700:
-		return errorf(ErrInvalidConfig, "%s.rate: must be a finite number in [-700, 700], got %v", key, s.Rate)
+		return Errorf(ErrInvalidConfig, "%s.delay: %d is out of range 0..%d", key, s.Delay, maxEpochs)
+	case !isFinite(s.Rate) || s.Rate < -700 || s.Rate > 700:
+		return Errorf(ErrInvalidConfig, "%s.rate: must be a finite number in [-700, 700], got %v", key, s.Rate)
 	case s.Every < 0:
-		return errorf(ErrInvalidConfig, "%s.every: must be >= 1, got %d", key, s.Every)
-	case !finite(s.Gamma) || s.Gamma < 0:
-		return errorf(ErrInvalidConfig, "%s.gamma: must be a finite number > 0, got %v", key, s.Gamma)
+		return Errorf(ErrInvalidConfig, "%s.every: must be >= 1 (0: the default 10), got %d", key, s.Every)
+	case !isFinite(s.Gamma) || s.Gamma < 0:
+		return Errorf(ErrInvalidConfig, "%s.gamma: must be a finite number > 0 (0: the default 0.5), got %v", key, s.Gamma)
 	}
 	return nil
 }

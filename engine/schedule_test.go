@@ -7,7 +7,7 @@ import (
 
 func TestDefaultScheduleValues(t *testing.T) {
 	cfg := DefaultConfig() // 50 epochs, delay 8, λc linear 0.1, λβ 4
-	// Expected values worked out by hand from SPEC §3: lin(e) = (e-1)/49,
+	// Expected values worked out by hand from docs/DESIGN.md, The discretization losses and Schedules: lin(e) = (e-1)/49,
 	// λα(e) = ln(e-7)/ln(42) from e = 8 on.
 	lin := func(e float64) float64 { return (e - 1) / 49 }
 	la := func(e float64) float64 {

@@ -21,8 +21,8 @@ import (
 // schemas/daas.fbs and of every file it generates in schemas/daas.fbs.sha256.
 //
 // If a test here fails, the generated code is stale or was edited by hand: run `make schemas`
-// (bash schemas/generate.sh with flatc 25.12.19; `make schemas` builds flatc first if needed) and
-// commit schemas/ and the generated files together.
+// (bash schemas/generate.sh with the flatc of go.mod's flatbuffers version; `make schemas` builds
+// flatc first if needed) and commit schemas/ and the generated files together.
 
 const repoRoot = ".."
 
@@ -88,8 +88,8 @@ func TestSchemaGeneratedCodeIsFresh(t *testing.T) {
 	}
 }
 
-// flatcPath returns flatc 25.12.19 as the Makefile builds it ($FLATC overrides), or "".
-func flatcPath() string {
+// flatcPath returns flatc of the given version as the Makefile builds it ($FLATC overrides), or "".
+func flatcPath(version string) string {
 	if p := os.Getenv("FLATC"); p != "" {
 		return p
 	}
@@ -97,7 +97,7 @@ func flatcPath() string {
 	if err != nil {
 		return ""
 	}
-	p := filepath.Join(home, ".cache/daas/flatc-25.12.19")
+	p := filepath.Join(home, ".cache/daas", "flatc-"+version)
 	if _, err := os.Stat(p); err != nil {
 		return ""
 	}
@@ -108,9 +108,10 @@ func flatcPath() string {
 // with the committed ones (the checksum test above runs everywhere; this one needs flatc, which
 // `make schemas` builds).
 func TestSchemaRegeneratesIdentically(t *testing.T) {
-	flatc := flatcPath()
+	version := goModFlatbuffers(t)
+	flatc := flatcPath(version)
 	if flatc == "" {
-		skipUnlessStrict(t, "flatc 25.12.19 is not built (make schemas builds it); the checksum test still ran")
+		skipUnlessStrict(t, "flatc "+version+" is not built (make schemas builds it); the checksum test still ran")
 	}
 	if testing.Short() {
 		t.Skip("-short")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Cell is one cell type of a search space: Inputs cell inputs (states 0..Inputs-1), Nodes intermediate
@@ -37,7 +38,7 @@ type node struct {
 // learnable reports whether the node's β entries are parameters (k < n); otherwise they are constant 1.
 func (nd node) learnable() bool { return nd.k < nd.n }
 
-// layout is a Space's precomputed flat indexing (SPEC §1).
+// layout is a Space's precomputed flat indexing (docs/DESIGN.md, Flat layouts).
 type layout struct {
 	nodes     []node
 	cellEdge  []int // global index of each cell's first edge
@@ -62,7 +63,7 @@ func newLayout(s *Space) layout {
 	return l
 }
 
-// Presets names the built-in spaces (SPEC §1).
+// Presets names the built-in spaces (docs/DESIGN.md, Flat layouts).
 var Presets = []string{"darts", "darts-none", "nb201"}
 
 var dartsOps = []string{"max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
@@ -109,17 +110,17 @@ func parseSpace(raw json.RawMessage) (Space, error) {
 	if raw[0] == '"' {
 		var name string
 		if err := json.Unmarshal(raw, &name); err != nil {
-			return Space{}, errorf(ErrInvalidConfig, "space: %v", err)
+			return Space{}, Errorf(ErrInvalidConfig, "space: %v", err)
 		}
 		s, ok := PresetSpace(name)
 		if !ok {
-			return Space{}, errorf(ErrInvalidConfig, "space: unknown preset %q (known: darts, darts-none, nb201)", name)
+			return Space{}, Errorf(ErrInvalidConfig, "space: unknown preset %q (known: %s)", name, strings.Join(Presets, ", "))
 		}
 		return s, nil
 	}
 	var sj spaceJSON
 	if err := strictUnmarshal(raw, &sj); err != nil {
-		return Space{}, errorf(ErrInvalidConfig, "space: %v", err)
+		return Space{}, Errorf(ErrInvalidConfig, "space: %v", err)
 	}
 	s := Space{Ops: sj.Ops, Discard: sj.Discard, Cells: make([]Cell, len(sj.Cells))}
 	if s.Discard == nil {
@@ -129,10 +130,10 @@ func parseSpace(raw json.RawMessage) (Space, error) {
 	for i, cj := range sj.Cells {
 		c := Cell{Name: cj.Name, Inputs: cj.Inputs, Nodes: cj.Nodes}
 		if cj.Inputs < 1 {
-			return Space{}, errorf(ErrInvalidConfig, "space.cells[%d].inputs: must be >= 1, got %d", i, cj.Inputs)
+			return Space{}, Errorf(ErrInvalidConfig, "space.cells[%d].inputs: must be >= 1, got %d", i, cj.Inputs)
 		}
 		if cj.Nodes < 1 {
-			return Space{}, errorf(ErrInvalidConfig, "space.cells[%d].nodes: must be >= 1, got %d", i, cj.Nodes)
+			return Space{}, Errorf(ErrInvalidConfig, "space.cells[%d].nodes: must be >= 1, got %d", i, cj.Nodes)
 		}
 		// Bound the sizes before anything is allocated for them.
 		if err := checkCellSize(i, cj.Inputs, cj.Nodes, len(sj.Ops), &params); err != nil {
@@ -140,7 +141,7 @@ func parseSpace(raw json.RawMessage) (Space, error) {
 		}
 		keep, err := parseKeep(cj.Keep, cj.Inputs, cj.Nodes)
 		if err != nil {
-			return Space{}, errorf(ErrInvalidConfig, "space.cells[%d].keep: %v", i, err)
+			return Space{}, Errorf(ErrInvalidConfig, "space.cells[%d].keep: %v", i, err)
 		}
 		c.Keep = keep
 		s.Cells[i] = c
@@ -188,44 +189,44 @@ func parseKeep(raw json.RawMessage, inputs, nodes int) ([]int, error) {
 // validate checks a space's invariants; errors name the offending key and value.
 func (s *Space) validate() error {
 	if len(s.Ops) == 0 {
-		return errorf(ErrInvalidConfig, "space.ops: must list at least one op")
+		return Errorf(ErrInvalidConfig, "space.ops: must list at least one op")
 	}
 	seen := map[string]bool{}
 	for i, op := range s.Ops {
 		if op == "" {
-			return errorf(ErrInvalidConfig, "space.ops[%d]: empty op name", i)
+			return Errorf(ErrInvalidConfig, "space.ops[%d]: empty op name", i)
 		}
 		if seen[op] {
-			return errorf(ErrInvalidConfig, "space.ops[%d]: duplicate op %q", i, op)
+			return Errorf(ErrInvalidConfig, "space.ops[%d]: duplicate op %q", i, op)
 		}
 		seen[op] = true
 	}
 	for i, op := range s.Discard {
 		if !seen[op] {
-			return errorf(ErrInvalidConfig, "space.discard[%d]: %q is not in space.ops", i, op)
+			return Errorf(ErrInvalidConfig, "space.discard[%d]: %q is not in space.ops", i, op)
 		}
 	}
 	if len(s.Discard) >= len(s.Ops) {
-		return errorf(ErrInvalidConfig, "space.discard: discards every op")
+		return Errorf(ErrInvalidConfig, "space.discard: discards every op")
 	}
 	if len(s.Cells) == 0 {
-		return errorf(ErrInvalidConfig, "space.cells: must list at least one cell type")
+		return Errorf(ErrInvalidConfig, "space.cells: must list at least one cell type")
 	}
 	names := map[string]bool{}
 	for i, c := range s.Cells {
 		if c.Name == "" {
-			return errorf(ErrInvalidConfig, "space.cells[%d].name: empty", i)
+			return Errorf(ErrInvalidConfig, "space.cells[%d].name: empty", i)
 		}
 		if names[c.Name] {
-			return errorf(ErrInvalidConfig, "space.cells[%d].name: duplicate cell name %q", i, c.Name)
+			return Errorf(ErrInvalidConfig, "space.cells[%d].name: duplicate cell name %q", i, c.Name)
 		}
 		names[c.Name] = true
 		if c.Inputs < 1 || c.Nodes < 1 || len(c.Keep) != c.Nodes {
-			return errorf(ErrInvalidConfig, "space.cells[%d]: inputs %d, nodes %d, %d keep entries", i, c.Inputs, c.Nodes, len(c.Keep))
+			return Errorf(ErrInvalidConfig, "space.cells[%d]: inputs %d, nodes %d, %d keep entries", i, c.Inputs, c.Nodes, len(c.Keep))
 		}
 		for j, k := range c.Keep {
 			if k < 1 || k > c.Inputs+j {
-				return errorf(ErrInvalidConfig, "space.cells[%d].keep[%d]: %d is out of range 1..%d", i, j, k, c.Inputs+j)
+				return Errorf(ErrInvalidConfig, "space.cells[%d].keep[%d]: %d is out of range 1..%d", i, j, k, c.Inputs+j)
 			}
 		}
 	}
@@ -248,11 +249,11 @@ const (
 // checkCellSize bounds one cell's inputs and nodes and adds its α entries to *params.
 func checkCellSize(i, inputs, nodes, ops int, params *int) error {
 	if inputs > maxCellWidth || nodes > maxCellWidth {
-		return errorf(ErrInvalidConfig, "space.cells[%d]: inputs %d and nodes %d must each be at most %d", i, inputs, nodes, maxCellWidth)
+		return Errorf(ErrInvalidConfig, "space.cells[%d]: inputs %d and nodes %d must each be at most %d", i, inputs, nodes, maxCellWidth)
 	}
 	*params += (nodes*inputs + nodes*(nodes-1)/2) * ops
 	if *params > maxParams {
-		return errorf(ErrInvalidConfig, "space.cells[%d]: the space exceeds %d architecture parameters", i, maxParams)
+		return Errorf(ErrInvalidConfig, "space.cells[%d]: the space exceeds %d architecture parameters", i, maxParams)
 	}
 	return nil
 }

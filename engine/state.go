@@ -29,7 +29,7 @@ func stateCRC(version uint32, body []byte) uint32 {
 	return crc32.Update(crc32.Update(0, castagnoli, v[:]), castagnoli, body)
 }
 
-// Save returns the engine's whole state as FlatBuffers bytes (SPEC §6, schemas/daas.fbs): an
+// Save returns the engine's whole state as FlatBuffers bytes (docs/DESIGN.md, The state, schemas/daas.fbs): an
 // Envelope with the schema version, a CRC-32C and the State as a nested FlatBuffer. The bytes depend
 // on the state only: the same state gives the same bytes on every run and machine, and Load(b)
 // followed by Save gives b back.
@@ -206,21 +206,26 @@ func metricsDoublesOf(m *Metrics) [metricsDoubles]*float64 {
 
 func putRecord(b *flatbuffers.Builder, r EpochRecord) flatbuffers.UOffsetT {
 	geno := b.CreateString(r.Genotype)
-	method := b.CreateString(string(r.Metrics.Method))
-	statefb.MetricsStart(b)
-	statefb.MetricsAddMethod(b, method)
-	statefb.MetricsAddEpoch(b, int32(r.Metrics.Epoch))
-	statefb.MetricsAddStep(b, r.Metrics.Step)
-	for i, p := range metricsDoublesOf(&r.Metrics) {
-		putF64(b, slotMetricsFirstDouble+i, *p)
-	}
-	metrics := statefb.MetricsEnd(b)
+	metrics := putMetrics(b, &r.Metrics)
 	statefb.EpochRecordStart(b)
 	statefb.EpochRecordAddEpoch(b, int32(r.Epoch))
 	statefb.EpochRecordAddSteps(b, r.Steps)
 	statefb.EpochRecordAddMetrics(b, metrics)
 	statefb.EpochRecordAddGenotypeJson(b, geno)
 	return statefb.EpochRecordEnd(b)
+}
+
+// putMetrics writes a Metrics table (also the root of Metrics.FlatBuffer's buffer).
+func putMetrics(b *flatbuffers.Builder, m *Metrics) flatbuffers.UOffsetT {
+	method := b.CreateString(string(m.Method))
+	statefb.MetricsStart(b)
+	statefb.MetricsAddMethod(b, method)
+	statefb.MetricsAddEpoch(b, int32(m.Epoch))
+	statefb.MetricsAddStep(b, m.Step)
+	for i, p := range metricsDoublesOf(m) {
+		putF64(b, slotMetricsFirstDouble+i, *p)
+	}
+	return statefb.MetricsEnd(b)
 }
 
 // Load restores an engine from bytes written by Save. The bytes are untrusted: Load checks, in this
@@ -235,10 +240,10 @@ func putRecord(b *flatbuffers.Builder, r EpochRecord) flatbuffers.UOffsetT {
 // never panics and keeps no reference to data.
 func Load(data []byte) (*Engine, error) {
 	if len(data) < 16 {
-		return nil, errorf(ErrCorruptState, "state of %d bytes is too short to be a daas state", len(data))
+		return nil, Errorf(ErrCorruptState, "state of %d bytes is too short to be a daas state", len(data))
 	}
 	if string(data[4:8]) != stateIdentifier {
-		return nil, errorf(ErrCorruptState, "file identifier %q, want %q: not a daas state", data[4:8], stateIdentifier)
+		return nil, Errorf(ErrCorruptState, "file identifier %q, want %q: not a daas state", data[4:8], stateIdentifier)
 	}
 	v := newFBVerifier(data)
 	env, err := v.root("envelope")
@@ -259,10 +264,10 @@ func Load(data []byte) (*Engine, error) {
 	}
 	body := data[bodyVec.start : bodyVec.start+bodyVec.n]
 	if got := stateCRC(version, body); got != crc {
-		return nil, errorf(ErrCorruptState, "CRC-32C mismatch: the state records %08x, its contents give %08x", crc, got)
+		return nil, Errorf(ErrCorruptState, "CRC-32C mismatch: the state records %08x, its contents give %08x", crc, got)
 	}
 	if version != SchemaVersion {
-		return nil, errorf(ErrVersionMismatch, "the state has schema version %d; this build reads version %d only", version, SchemaVersion)
+		return nil, Errorf(ErrVersionMismatch, "the state has schema version %d; this build reads version %d only", version, SchemaVersion)
 	}
 	bv, err := v.nested(bodyVec, "envelope.body")
 	if err != nil {
@@ -280,7 +285,7 @@ func Load(data []byte) (*Engine, error) {
 		for at < len(again) && at < len(data) && again[at] == data[at] {
 			at++
 		}
-		return nil, errorf(ErrCorruptState, "non-canonical encoding: the bytes differ from what this state saves to at offset %d (%d bytes, canonical %d)", at, len(data), len(again))
+		return nil, Errorf(ErrCorruptState, "non-canonical encoding: the bytes differ from what this state saves to at offset %d (%d bytes, canonical %d)", at, len(data), len(again))
 	}
 	return e, nil
 }
@@ -404,6 +409,15 @@ func verifyRecord(r fbTable) error {
 	if err != nil {
 		return err
 	}
+	if err := verifyMetrics(m); err != nil {
+		return err
+	}
+	_, err = r.str(slotRecGeno, "genotype_json", true)
+	return err
+}
+
+// verifyMetrics checks the structure of a Metrics table.
+func verifyMetrics(m fbTable) error {
 	if _, err := m.str(slotMetricsMethod, "method", true); err != nil {
 		return err
 	}
@@ -418,18 +432,17 @@ func verifyRecord(r fbTable) error {
 			return err
 		}
 	}
-	_, err = r.str(slotRecGeno, "genotype_json", true)
-	return err
+	return nil
 }
 
-func corrupt(format string, args ...any) error { return errorf(ErrCorruptState, format, args...) }
+func corrupt(format string, args ...any) error { return Errorf(ErrCorruptState, format, args...) }
 
 // decodeState checks the meaning of a structurally verified State and builds the engine.
 func decodeState(st *statefb.State) (*Engine, error) {
 	cfgJSON := st.ConfigJson()
 	cfg, err := ParseConfig(cfgJSON)
 	if errors.Is(err, ErrDevice) { // a sound state from a build with a device this one lacks
-		return nil, errorf(ErrDevice, "the state was saved on a device this build does not have: %v", err)
+		return nil, Errorf(ErrDevice, "the state was saved on a device this build does not have: %v", err)
 	}
 	if err != nil {
 		return nil, corrupt("state.config_json does not parse: %v", err)
@@ -598,12 +611,7 @@ func decodeHistory(st *statefb.State, cfg *Config, epoch int, steps, epSteps int
 			return nil, corrupt("state.history[%d].steps %d does not fit the total of %d steps", i, r.Steps, steps)
 		}
 		cum += r.Steps
-		m := rec.Metrics(&fm)
-		r.Metrics = Metrics{Method: Method(m.Method()), Epoch: int(m.Epoch()), Step: m.Step(),
-			LambdaC: m.LambdaC(), LambdaAlpha: m.LambdaAlpha(), LambdaBeta: m.LambdaBeta(),
-			OpEntropy: m.OpEntropy(), EdgeEntropy: m.EdgeEntropy(), EdgeCountPenalty: m.EdgeCountPenalty(),
-			DiscLoss: m.DiscLoss(), Discreteness: m.Discreteness(), WeakestEdge: m.WeakestEdge(),
-			WeakestKeptEdge: m.WeakestKeptEdge(), KeptMass: m.KeptMass(), OpBoost: m.OpBoost(), EdgeBoost: m.EdgeBoost()}
+		r.Metrics = metricsOf(rec.Metrics(&fm))
 		if r.Metrics.Method != cfg.Method || r.Metrics.Epoch != r.Epoch || r.Metrics.Step != cum {
 			return nil, corrupt("state.history[%d].metrics (method %q, epoch %d, step %d) do not belong to the record (epoch %d, step %d)",
 				i, r.Metrics.Method, r.Metrics.Epoch, r.Metrics.Step, r.Epoch, cum)
@@ -631,6 +639,15 @@ func decodeHistory(st *statefb.State, cfg *Config, epoch int, steps, epSteps int
 		return nil, corrupt("the history's %d steps and state.epoch_steps %d do not add up to state.steps %d", cum, epSteps, steps)
 	}
 	return out, nil
+}
+
+// metricsOf copies a structurally verified Metrics table.
+func metricsOf(m *statefb.Metrics) Metrics {
+	return Metrics{Method: Method(m.Method()), Epoch: int(m.Epoch()), Step: m.Step(),
+		LambdaC: m.LambdaC(), LambdaAlpha: m.LambdaAlpha(), LambdaBeta: m.LambdaBeta(),
+		OpEntropy: m.OpEntropy(), EdgeEntropy: m.EdgeEntropy(), EdgeCountPenalty: m.EdgeCountPenalty(),
+		DiscLoss: m.DiscLoss(), Discreteness: m.Discreteness(), WeakestEdge: m.WeakestEdge(),
+		WeakestKeptEdge: m.WeakestKeptEdge(), KeptMass: m.KeptMass(), OpBoost: m.OpBoost(), EdgeBoost: m.EdgeBoost()}
 }
 
 // checkGenotypeJSON accepts the canonical JSON of a genotype of the configuration's space.

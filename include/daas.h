@@ -94,7 +94,7 @@ typedef struct daas_engine daas_engine;
 /* The status of a call: DAAS_OK (0) or a negative DAAS_E_* code. Since 0.1.0. */
 typedef int32_t daas_status;
 
-/* Bytes produced by the library (JSON text or a serialized state). `data` is allocated by the
+/* Bytes produced by the library (JSON text, a serialized state or a result FlatBuffer). `data` is allocated by the
  * library and owned by the caller, who releases it with daas_bytes_free. JSON text is NOT
  * NUL-terminated: use `len`. Since 0.1.0. */
 typedef struct {
@@ -150,11 +150,11 @@ const char *daas_status_string(daas_status status);
  *                build; "cuda" is DAAS_E_DEVICE (this libdaas was built without the GPU path).
  *                optimizer.alpha_start_epoch and loss.lambda_alpha.delay default to
  *                max(1, round(8 * epochs / 50)) (8 at 50 epochs); an explicit delay of 2 or more
- *                that is >= epochs never takes effect and is DAAS_E_INVALID_CONFIG.
+ *                that is >= epochs (acting in the last epoch at most) is DAAS_E_INVALID_CONFIG.
  *                control (absent: off) is the discreteness controller, method daas only:
  *                {"edge_target": T_e, "mass_target": T_m, "start_epoch": S, "by_epoch": B,
  *                 "gain": g, "decay": d, "max_boost": M}, targets in [0, 1) (0: that loop off),
- *                defaults S = alpha_start_epoch, B = epochs - epochs/5, g 0.05, d 0.01, M 100.
+ *                defaults S = alpha_start_epoch, B = max(S, epochs - epochs/5), g 0.05, d 0.01, M 100.
  *                From epoch S, after every step, each figure x (weakest_kept_edge for T_e,
  *                kept_mass for T_m) is compared with tau(e) = x0 + (T - x0) *
  *                min(1, (e + 1 - S) / (B + 1 - S)), x0 its value at uniform weights (1/n_ops;
@@ -249,7 +249,8 @@ daas_status daas_engine_step(daas_engine *engine, const float *grad_op, size_t n
  * darts): a network cut from the supernet inherits it; it is left out when 0. "darts" is written
  * only for two cells named normal and reduce with 2 inputs and keep 2 everywhere (what DARTS's code
  * builds); "nb201" for one cell with 1 input and 3 nodes keeping all. Histories written before
- * format 1 hold genotypes without format, ops, discard, inputs and keep.
+ * format 1 hold genotypes without format, ops, discard, inputs and keep. daas_engine_discretize_fb
+ * returns the same genotype as a FlatBuffer.
  *   genotype_json_out  receives the JSON text (not NUL-terminated); {NULL, 0} on failure.
  * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer or an invalid handle.
  * Ownership: the caller releases *genotype_json_out with daas_bytes_free. Since 0.1.0. */
@@ -271,6 +272,7 @@ daas_status daas_engine_discretize(const daas_engine *engine, daas_bytes *genoty
  *   kept_mass           min over nodes of sum over kept inputs of W_i / sum_i W_i
  *                       (1 on nodes that keep all; k_j / n_j for darts)
  *   op_boost, edge_boost  the controller's b_op and b_edge (1 without "control")
+ * daas_engine_metrics_fb returns the same values as a FlatBuffer.
  *   json_out  receives the JSON text (not NUL-terminated); {NULL, 0} on failure.
  * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer or an invalid handle.
  * Ownership: the caller releases *json_out with daas_bytes_free. Since 0.1.0. */
@@ -299,6 +301,40 @@ daas_status daas_engine_epoch(const daas_engine *engine, int32_t *epoch_out);
  * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer or an invalid handle.
  * Ownership: the caller releases *json_out with daas_bytes_free. Since 0.1.0. */
 daas_status daas_engine_config(const daas_engine *engine, daas_bytes *json_out);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Typed results                                                                                  */
+/*
+ * The two functions below return what daas_engine_discretize and daas_engine_metrics return, as
+ * FlatBuffers of schemas/daas.fbs instead of JSON text: typed fields without a JSON parser. daas.hpp
+ * reads them with the C++ code flatc generates from that schema (daas/daas_generated.h, namespace
+ * daas::state); any FlatBuffers implementation can. The schema's root_type is the state's Envelope,
+ * so a reader names the root table itself, after verifying the buffer against it (C++:
+ * flatbuffers::Verifier and VerifyBuffer<daas::state::GenotypeResult>("DGEN"), then
+ * flatbuffers::GetRoot<daas::state::GenotypeResult>). The file identifier, bytes 4..8, tells the
+ * two kinds apart. The data of a daas_bytes is allocated with malloc, so every scalar in the buffer is
+ * aligned for direct reads.
+ */
+
+/* daas_engine_discretize_fb returns the genotype of daas_engine_discretize as a FlatBuffer whose root
+ * is the table daas.state.GenotypeResult of schemas/daas.fbs, file identifier "DGEN". It holds the
+ * values of the JSON: format, method, ops, discard (an empty vector where the JSON leaves it out),
+ * and per cell name, inputs, keep, concat and nodes, each node a NodeChoices whose choices are the
+ * JSON's {input, op, weight} in the same order; darts and nb201 are absent (not empty strings) where
+ * the JSON leaves them out. The same genotype gives the same bytes.
+ *   out  receives the buffer; {NULL, 0} on failure.
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer or an invalid handle.
+ * Ownership: the caller releases *out with daas_bytes_free. Since 0.2.0. */
+daas_status daas_engine_discretize_fb(const daas_engine *engine, daas_bytes *out);
+
+/* daas_engine_metrics_fb returns the metrics of daas_engine_metrics as a FlatBuffer whose root is the
+ * table daas.state.Metrics of schemas/daas.fbs (the table a state's history holds), file identifier
+ * "DMET": method, epoch, step and lambda_c .. edge_boost as doubles, the same values as the JSON
+ * numbers, bit for bit.
+ *   out  receives the buffer; {NULL, 0} on failure.
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer or an invalid handle.
+ * Ownership: the caller releases *out with daas_bytes_free. Since 0.2.0. */
+daas_status daas_engine_metrics_fb(const daas_engine *engine, daas_bytes *out);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Checkpoint files                                                                               */

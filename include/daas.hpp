@@ -1,7 +1,9 @@
 // daas.hpp - a header-only C++17 layer over the C ABI of libdaas (include/daas.h).
 //
 // Everything here calls the functions declared in daas.h; there is no second ABI. Link libdaas.so
-// (CMake: find_package(daas) and target daas::daas; pkg-config: daas).
+// and put the FlatBuffers headers (the version daas/daas_generated.h was generated for) on the
+// include path next to this one (CMake: find_package(daas) and target daas::daas do both;
+// pkg-config: daas).
 //
 //     daas::Engine eng(R"({"space": "darts", "epochs": 10})");
 //     std::vector<float> op_w, edge_w, g_op, g_edge;
@@ -11,16 +13,22 @@
 //         ... forward, backward: fill g_op, g_edge ...
 //         eng.step(g_op, g_edge);
 //     }
-//     daas::Genotype g = eng.discretize();        // parsed; g.json is the raw text
+//     daas::Genotype g = eng.discretize();        // g.cells[c].nodes[j][r].op, g.darts, ...
+//     double d = eng.metrics().discreteness;
 //     eng.save_file("search.daas");
+//
+// Results are typed: discretize() and metrics() read the FlatBuffers of daas_engine_discretize_fb
+// and daas_engine_metrics_fb with the code flatc generates from schemas/daas.fbs (daas/daas_generated.h,
+// namespace daas::state), verified first, into the plain structs below. genotype_json() and
+// metrics_json() give the JSON text of the same results.
 //
 // Errors: every failing call throws a daas::Error (a std::runtime_error) carrying the status and the
 // library's message; each status has its own subclass (daas::InvalidArgument, daas::NumericError, ...).
 // A failed call changes nothing in the engine (daas.h's guarantee).
 //
 // Ownership: daas::Engine owns its handle (move-only, freed by the destructor). A moved-from Engine
-// holds no handle; calls on it throw daas::InvalidArgument. Bytes the library returns are copied into
-// std::string / std::vector and released at once.
+// holds no handle; calls on it throw daas::InvalidArgument. Bytes the library returns are copied or
+// read into std::string / std::vector / the result structs and released at once.
 //
 // Threads: as daas.h - const member functions may run concurrently on one Engine, non-const ones
 // (set_epoch, step, assignment, destruction) need exclusive access.
@@ -32,15 +40,19 @@
 #ifndef DAAS_HPP
 #define DAAS_HPP
 
-// C++17 or later (std::string_view, std::optional, <charconv>); MSVC reports the standard in _MSVC_LANG.
+// C++17 or later (std::optional, std::string_view, __has_include); MSVC reports the standard in _MSVC_LANG.
 #if (defined(_MSVC_LANG) ? _MSVC_LANG : __cplusplus) < 201703L
 #error "daas.hpp needs C++17 or later (compile with -std=c++17); C code can use daas.h directly"
 #else // the whole header, so that an older standard sees the one error above and nothing else
 
-#include <charconv>
+#if !__has_include("flatbuffers/flatbuffers.h")
+#error "daas.hpp needs the FlatBuffers headers: use find_package(daas) or pkg-config daas, or add the folder holding flatbuffers/flatbuffers.h (of the version daas/daas_generated.h names) to the include path"
+#else
+
 #include <cstddef>
 #include <cstdint>
-#include <map>
+#include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -53,6 +65,7 @@
 #endif
 
 #include "daas.h"
+#include "daas/daas_generated.h"
 
 namespace daas {
 
@@ -88,12 +101,6 @@ DAAS_HPP_ERROR(NumericError, DAAS_E_NUMERIC)
 DAAS_HPP_ERROR(DeviceError, DAAS_E_DEVICE)
 DAAS_HPP_ERROR(IOError, DAAS_E_IO)
 #undef DAAS_HPP_ERROR
-
-// ParseError is thrown when JSON text (genotype, metrics) cannot be parsed by this header's reader.
-class ParseError : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
 
 namespace detail {
 
@@ -131,259 +138,79 @@ struct Bytes {
     }
 };
 
+// read_root verifies a result buffer (size, file identifier, every offset and alignment) and gives
+// its root table to read; bytes that are not such a buffer throw CorruptState. A buffer that is not
+// 8-byte aligned is read from an aligned copy.
+template <class Table, class Read>
+auto read_root(const std::uint8_t *data, std::size_t len, const char *identifier, const char *what, Read read) {
+    if (data == nullptr || len < 12 || len >= FLATBUFFERS_MAX_BUFFER_SIZE)
+        throw CorruptState(std::string("daas: ") + what + " buffer of " + std::to_string(len) + " bytes");
+    std::vector<std::uint64_t> copy;
+    if (reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint64_t) != 0) {
+        copy.resize(len / sizeof(std::uint64_t) + 1);
+        std::memcpy(copy.data(), data, len);
+        data = reinterpret_cast<const std::uint8_t *>(copy.data());
+    }
+    flatbuffers::Verifier v(data, len);
+    if (!flatbuffers::BufferHasIdentifier(data, identifier) || !v.VerifyBuffer<Table>(identifier))
+        throw CorruptState(std::string("daas: not a ") + what + " buffer (file identifier " + identifier + ")");
+    return read(*flatbuffers::GetRoot<Table>(data));
+}
+
+inline std::string str(const flatbuffers::String *s) { return s ? s->str() : std::string(); }
+
+inline std::optional<std::string> opt_str(const flatbuffers::String *s) {
+    return s ? std::optional<std::string>(s->str()) : std::nullopt;
+}
+
+inline std::vector<std::string> strs(const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>> *v) {
+    std::vector<std::string> out;
+    if (v)
+        for (const auto *s : *v) out.push_back(str(s));
+    return out;
+}
+
+inline std::vector<int> ints(const flatbuffers::Vector<std::int32_t> *v) {
+    return v ? std::vector<int>(v->begin(), v->end()) : std::vector<int>();
+}
+
 } // namespace detail
-
-// ---------------------------------------------------------------------------------------------
-// A small JSON reader (enough for the library's genotype and metrics objects; any valid JSON text
-// is accepted, with a nesting limit of 64).
-
-namespace json {
-
-class Value {
-public:
-    enum class Kind { Null, Bool, Number, String, Array, Object };
-
-    Kind kind() const noexcept { return kind_; }
-    bool is_null() const noexcept { return kind_ == Kind::Null; }
-    bool is_bool() const noexcept { return kind_ == Kind::Bool; }
-    bool is_number() const noexcept { return kind_ == Kind::Number; }
-    bool is_string() const noexcept { return kind_ == Kind::String; }
-    bool is_array() const noexcept { return kind_ == Kind::Array; }
-    bool is_object() const noexcept { return kind_ == Kind::Object; }
-
-    bool as_bool() const { expect(Kind::Bool, "a boolean"); return bool_; }
-    double as_number() const { expect(Kind::Number, "a number"); return number_; }
-    // as_int gives a number that is an integer fitting in an int.
-    int as_int() const {
-        double d = as_number();
-        if (!(d >= -2147483648.0 && d <= 2147483647.0) || static_cast<double>(static_cast<int>(d)) != d)
-            throw ParseError("daas: json: expected an integer");
-        return static_cast<int>(d);
-    }
-    const std::string &as_string() const { expect(Kind::String, "a string"); return string_; }
-    const std::vector<Value> &as_array() const { expect(Kind::Array, "an array"); return items_; }
-
-    // Object access: keys in document order; find returns nullptr for a missing key.
-    const std::vector<std::string> &keys() const { expect(Kind::Object, "an object"); return keys_; }
-    const std::vector<Value> &values() const { expect(Kind::Object, "an object"); return items_; }
-    const Value *find(std::string_view key) const {
-        expect(Kind::Object, "an object");
-        for (std::size_t i = 0; i < keys_.size(); ++i)
-            if (keys_[i] == key) return &items_[i];
-        return nullptr;
-    }
-    const Value &at(std::string_view key) const {
-        const Value *v = find(key);
-        if (!v) throw ParseError("daas: json: missing key \"" + std::string(key) + "\"");
-        return *v;
-    }
-
-    static Value parse(std::string_view text);
-
-private:
-    friend class Parser;
-    void expect(Kind k, const char *what) const {
-        if (kind_ != k) throw ParseError(std::string("daas: json: expected ") + what);
-    }
-    Kind kind_ = Kind::Null;
-    bool bool_ = false;
-    double number_ = 0;
-    std::string string_;
-    std::vector<std::string> keys_;
-    std::vector<Value> items_; // array items, or object values parallel to keys_
-};
-
-class Parser {
-public:
-    explicit Parser(std::string_view s) : s_(s) {}
-
-    Value document() {
-        Value v = value(0);
-        ws();
-        if (p_ != s_.size()) fail("trailing characters");
-        return v;
-    }
-
-private:
-    [[noreturn]] void fail(const char *what) const {
-        throw ParseError("daas: json: " + std::string(what) + " at offset " + std::to_string(p_));
-    }
-    void ws() {
-        while (p_ < s_.size() && (s_[p_] == ' ' || s_[p_] == '\t' || s_[p_] == '\n' || s_[p_] == '\r')) ++p_;
-    }
-    bool literal(std::string_view word) {
-        if (s_.substr(p_, word.size()) != word) return false;
-        p_ += word.size();
-        return true;
-    }
-    Value value(int depth) {
-        if (depth > 64) fail("nesting too deep");
-        ws();
-        if (p_ >= s_.size()) fail("unexpected end");
-        Value v;
-        char c = s_[p_];
-        if (c == '{') {
-            v.kind_ = Value::Kind::Object;
-            ++p_;
-            ws();
-            if (p_ < s_.size() && s_[p_] == '}') { ++p_; return v; }
-            for (;;) {
-                ws();
-                if (p_ >= s_.size() || s_[p_] != '"') fail("expected a key");
-                v.keys_.push_back(string());
-                ws();
-                if (p_ >= s_.size() || s_[p_] != ':') fail("expected ':'");
-                ++p_;
-                v.items_.push_back(value(depth + 1));
-                ws();
-                if (p_ < s_.size() && s_[p_] == ',') { ++p_; continue; }
-                if (p_ < s_.size() && s_[p_] == '}') { ++p_; return v; }
-                fail("expected ',' or '}'");
-            }
-        }
-        if (c == '[') {
-            v.kind_ = Value::Kind::Array;
-            ++p_;
-            ws();
-            if (p_ < s_.size() && s_[p_] == ']') { ++p_; return v; }
-            for (;;) {
-                v.items_.push_back(value(depth + 1));
-                ws();
-                if (p_ < s_.size() && s_[p_] == ',') { ++p_; continue; }
-                if (p_ < s_.size() && s_[p_] == ']') { ++p_; return v; }
-                fail("expected ',' or ']'");
-            }
-        }
-        if (c == '"') {
-            v.kind_ = Value::Kind::String;
-            v.string_ = string();
-            return v;
-        }
-        if (literal("true")) { v.kind_ = Value::Kind::Bool; v.bool_ = true; return v; }
-        if (literal("false")) { v.kind_ = Value::Kind::Bool; return v; }
-        if (literal("null")) return v;
-        return number();
-    }
-    Value number() {
-        // JSON grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-        std::size_t start = p_;
-        auto digits = [&] {
-            std::size_t d = p_;
-            while (p_ < s_.size() && s_[p_] >= '0' && s_[p_] <= '9') ++p_;
-            return p_ - d;
-        };
-        if (p_ < s_.size() && s_[p_] == '-') ++p_;
-        std::size_t int_start = p_;
-        std::size_t n = digits();
-        if (n == 0 || (n > 1 && s_[int_start] == '0')) { p_ = start; fail("invalid value"); }
-        if (p_ < s_.size() && s_[p_] == '.') { ++p_; if (digits() == 0) fail("invalid number"); }
-        if (p_ < s_.size() && (s_[p_] == 'e' || s_[p_] == 'E')) {
-            ++p_;
-            if (p_ < s_.size() && (s_[p_] == '+' || s_[p_] == '-')) ++p_;
-            if (digits() == 0) fail("invalid number");
-        }
-        Value v;
-        v.kind_ = Value::Kind::Number;
-        auto r = std::from_chars(s_.data() + start, s_.data() + p_, v.number_);
-        if (r.ec == std::errc::result_out_of_range) fail("number out of range");
-        if (r.ec != std::errc() || r.ptr != s_.data() + p_) fail("invalid number");
-        return v;
-    }
-    unsigned hex4() {
-        if (s_.size() - p_ < 4) fail("short \\u escape");
-        unsigned u = 0;
-        for (int i = 0; i < 4; ++i) {
-            char h = s_[p_++];
-            u <<= 4;
-            if (h >= '0' && h <= '9') u |= unsigned(h - '0');
-            else if (h >= 'a' && h <= 'f') u |= unsigned(h - 'a' + 10);
-            else if (h >= 'A' && h <= 'F') u |= unsigned(h - 'A' + 10);
-            else fail("invalid \\u escape");
-        }
-        return u;
-    }
-    static void utf8(std::string &out, unsigned cp) {
-        if (cp < 0x80) out += char(cp);
-        else if (cp < 0x800) { out += char(0xC0 | (cp >> 6)); out += char(0x80 | (cp & 0x3F)); }
-        else if (cp < 0x10000) {
-            out += char(0xE0 | (cp >> 12)); out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F));
-        } else {
-            out += char(0xF0 | (cp >> 18)); out += char(0x80 | ((cp >> 12) & 0x3F));
-            out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F));
-        }
-    }
-    std::string string() {
-        ++p_; // opening quote
-        std::string out;
-        for (;;) {
-            if (p_ >= s_.size()) fail("unterminated string");
-            char c = s_[p_++];
-            if (c == '"') return out;
-            if (static_cast<unsigned char>(c) < 0x20) fail("control character in string");
-            if (c != '\\') { out += c; continue; }
-            if (p_ >= s_.size()) fail("unterminated string");
-            char e = s_[p_++];
-            switch (e) {
-            case '"': out += '"'; break;
-            case '\\': out += '\\'; break;
-            case '/': out += '/'; break;
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
-            case 'n': out += '\n'; break;
-            case 'r': out += '\r'; break;
-            case 't': out += '\t'; break;
-            case 'u': {
-                unsigned cp = hex4();
-                if (cp >= 0xD800 && cp < 0xDC00) {
-                    if (s_.size() - p_ < 6 || s_[p_] != '\\' || s_[p_ + 1] != 'u') fail("lone surrogate");
-                    p_ += 2;
-                    unsigned lo = hex4();
-                    if (lo < 0xDC00 || lo >= 0xE000) fail("invalid surrogate pair");
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                } else if (cp >= 0xDC00 && cp < 0xE000) {
-                    fail("lone surrogate");
-                }
-                utf8(out, cp);
-                break;
-            }
-            default: fail("invalid escape");
-            }
-        }
-    }
-
-    std::string_view s_;
-    std::size_t p_ = 0;
-};
-
-inline Value Value::parse(std::string_view text) { return Parser(text).document(); }
-
-} // namespace json
 
 // ---------------------------------------------------------------------------------------------
 // Genotype and metrics
 
-// GenotypeEdge is one kept input of a node: the state it comes from and the op chosen on it.
-struct GenotypeEdge {
+// Choice is one kept input of a node: the state it comes from, the op chosen on that edge and the
+// edge weight W at discretization (n_j * softmax(min(beta, 1)) on a node that drops inputs, 1 on a
+// node that keeps all and for method darts).
+struct Choice {
     int input = 0;
     std::string op;
+    double weight = 0;
 };
+using GenotypeEdge = Choice; // its earlier name
 
-// GenotypeCell is the discrete cell of one cell type: nodes[j] lists the kept inputs of node j,
-// strongest first; concat lists the states concatenated into the cell's output.
+// GenotypeCell is the discrete cell of one cell type. States 0..inputs-1 are the cell's inputs (0 the
+// oldest) and state inputs+j is node j; nodes[j] lists node j's kept inputs, strongest first
+// (keep[j] of them); concat lists the states concatenated into the cell's output.
 struct GenotypeCell {
     std::string name;
+    int inputs = 0;
+    std::vector<int> keep;
     std::vector<int> concat;
-    std::vector<std::vector<GenotypeEdge>> nodes;
+    std::vector<std::vector<Choice>> nodes;
 };
 
-// Genotype is daas_engine_discretize's JSON (SPEC section 5), parsed. json keeps the raw text; darts
-// and nb201 are empty where the space has no such layout.
+// Genotype is the discrete architecture of daas_engine_discretize (its JSON is described there):
+// the format version, the method, the space's ops and discarded ops, the cells, and the DARTS and
+// NAS-Bench-201 strings where the space has that layout.
 struct Genotype {
-    std::string json;
+    int format = 0;
     std::string method;
+    std::vector<std::string> ops;
+    std::vector<std::string> discard;
     std::vector<GenotypeCell> cells;
-    std::string darts;
-    std::string nb201;
+    std::optional<std::string> darts;
+    std::optional<std::string> nb201;
 
     // cell returns the cell type named name, or nullptr.
     const GenotypeCell *cell(std::string_view name) const {
@@ -392,55 +219,72 @@ struct Genotype {
         return nullptr;
     }
 
-    // parse reads the genotype JSON; it throws daas::ParseError if the text is not of that shape.
-    static Genotype parse(std::string_view text) {
-        json::Value root = json::Value::parse(text);
-        Genotype g;
-        g.json = std::string(text);
-        g.method = root.at("method").as_string();
-        for (const auto &jc : root.at("cells").as_array()) {
-            GenotypeCell c;
-            c.name = jc.at("name").as_string();
-            for (const auto &s : jc.at("concat").as_array()) c.concat.push_back(s.as_int());
-            for (const auto &jn : jc.at("nodes").as_array()) {
-                std::vector<GenotypeEdge> node;
-                for (const auto &je : jn.as_array())
-                    node.push_back(GenotypeEdge{je.at("input").as_int(), je.at("op").as_string()});
-                c.nodes.push_back(std::move(node));
-            }
-            g.cells.push_back(std::move(c));
-        }
-        if (const auto *d = root.find("darts"); d && !d->is_null()) g.darts = d->as_string();
-        if (const auto *n = root.find("nb201"); n && !n->is_null()) g.nb201 = n->as_string();
-        return g;
+    // from_flatbuffer reads a buffer of daas_engine_discretize_fb (a GenotypeResult, identifier
+    // "DGEN"); it throws daas::CorruptState for bytes that are not one.
+    static Genotype from_flatbuffer(const std::uint8_t *data, std::size_t len) {
+        return detail::read_root<state::GenotypeResult>(data, len, "DGEN", "genotype", [](const state::GenotypeResult &r) {
+            Genotype g;
+            g.format = r.format();
+            g.method = detail::str(r.method());
+            g.ops = detail::strs(r.ops());
+            g.discard = detail::strs(r.discard());
+            g.darts = detail::opt_str(r.darts());
+            g.nb201 = detail::opt_str(r.nb201());
+            if (r.cells())
+                for (const state::CellGenotype *rc : *r.cells()) {
+                    GenotypeCell c;
+                    c.name = detail::str(rc->name());
+                    c.inputs = rc->inputs();
+                    c.keep = detail::ints(rc->keep());
+                    c.concat = detail::ints(rc->concat());
+                    if (rc->nodes())
+                        for (const state::NodeChoices *rn : *rc->nodes()) {
+                            std::vector<Choice> node;
+                            if (rn->choices())
+                                for (const state::Choice *ch : *rn->choices())
+                                    node.push_back(Choice{ch->input(), detail::str(ch->op()), ch->weight()});
+                            c.nodes.push_back(std::move(node));
+                        }
+                    g.cells.push_back(std::move(c));
+                }
+            return g;
+        });
     }
 };
 
-// Metrics is daas_engine_metrics's JSON object: json keeps the raw text, values every numeric field
-// (epoch, step, lambda_c, ..., discreteness), method the method's name.
+// Metrics describe the search at one moment (daas_engine_metrics lists what each field is).
 struct Metrics {
-    std::string json;
     std::string method;
-    std::map<std::string, double, std::less<>> values;
+    std::int32_t epoch = 0;
+    std::int64_t step = 0;
+    double lambda_c = 0, lambda_alpha = 0, lambda_beta = 0;
+    double op_entropy = 0, edge_entropy = 0, edge_count_penalty = 0, disc_loss = 0;
+    double discreteness = 0, weakest_edge = 0, weakest_kept_edge = 0, kept_mass = 0;
+    double op_boost = 0, edge_boost = 0;
 
-    // at returns a numeric field; it throws std::out_of_range for a missing one.
-    double at(std::string_view key) const {
-        auto it = values.find(key);
-        if (it == values.end()) throw std::out_of_range("daas: no metric \"" + std::string(key) + "\"");
-        return it->second;
-    }
-
-    static Metrics parse(std::string_view text) {
-        json::Value root = json::Value::parse(text);
-        Metrics m;
-        m.json = std::string(text);
-        const auto &keys = root.keys();
-        const auto &vals = root.values();
-        for (std::size_t i = 0; i < keys.size(); ++i) {
-            if (vals[i].is_number()) m.values.emplace(keys[i], vals[i].as_number());
-            else if (keys[i] == "method" && vals[i].is_string()) m.method = vals[i].as_string();
-        }
-        return m;
+    // from_flatbuffer reads a buffer of daas_engine_metrics_fb (a Metrics, identifier "DMET"); it
+    // throws daas::CorruptState for bytes that are not one.
+    static Metrics from_flatbuffer(const std::uint8_t *data, std::size_t len) {
+        return detail::read_root<state::Metrics>(data, len, "DMET", "metrics", [](const state::Metrics &r) {
+            Metrics m;
+            m.method = detail::str(r.method());
+            m.epoch = r.epoch();
+            m.step = r.step();
+            m.lambda_c = r.lambda_c();
+            m.lambda_alpha = r.lambda_alpha();
+            m.lambda_beta = r.lambda_beta();
+            m.op_entropy = r.op_entropy();
+            m.edge_entropy = r.edge_entropy();
+            m.edge_count_penalty = r.edge_count_penalty();
+            m.disc_loss = r.disc_loss();
+            m.discreteness = r.discreteness();
+            m.weakest_edge = r.weakest_edge();
+            m.weakest_kept_edge = r.weakest_kept_edge();
+            m.kept_mass = r.kept_mass();
+            m.op_boost = r.op_boost();
+            m.edge_boost = r.edge_boost();
+            return m;
+        });
     }
 };
 
@@ -573,21 +417,29 @@ public:
         return e;
     }
 
-    // genotype_json is the raw JSON of the current genotype; discretize parses it.
+    // discretize is the genotype of the current alpha and beta; genotype_json its JSON text.
+    Genotype discretize() const {
+        detail::Bytes b;
+        detail::check(daas_engine_discretize_fb(h_, &b.b));
+        return Genotype::from_flatbuffer(b.b.data, b.b.len);
+    }
     std::string genotype_json() const {
         detail::Bytes b;
         detail::check(daas_engine_discretize(h_, &b.b));
         return b.str();
     }
-    Genotype discretize() const { return Genotype::parse(genotype_json()); }
 
-    // metrics_json is the raw metrics JSON; metrics parses it.
+    // metrics describe the search now; metrics_json is their JSON text.
+    Metrics metrics() const {
+        detail::Bytes b;
+        detail::check(daas_engine_metrics_fb(h_, &b.b));
+        return Metrics::from_flatbuffer(b.b.data, b.b.len);
+    }
     std::string metrics_json() const {
         detail::Bytes b;
         detail::check(daas_engine_metrics(h_, &b.b));
         return b.str();
     }
-    Metrics metrics() const { return Metrics::parse(metrics_json()); }
 
     // config is the canonical configuration JSON (creating an Engine from it gives the same config).
     std::string config() const {
@@ -611,5 +463,6 @@ private:
 
 } // namespace daas
 
+#endif // FlatBuffers headers
 #endif // C++17
 #endif // DAAS_HPP

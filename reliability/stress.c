@@ -1,4 +1,4 @@
-/* stress.c - the reliability programs of daas as one binary against libdaas.so (issue 6).
+/* stress.c - the reliability programs of daas as one binary against libdaas.so.
  *
  *   stress threads T CALLS DIR   T threads x CALLS calls on separate engines + a shared one
  *   stress fuzz N SEED           daas_engine_load on N random / mutated byte strings

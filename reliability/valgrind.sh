@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# valgrind.sh - memcheck on the C example and on a create/step/save/load/free loop (issue 6).
+# valgrind.sh - memcheck on the C example and on a create/step/save/load/free loop.
 #
 #   bash reliability/valgrind.sh [LOOP_ITERATIONS]      (default 500; make soak runs 100000)
 #

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds flatc 25.12.19 from the C++ sources inside the flatbuffers Go module (already fetched by
-# `go mod download`), so generating code needs nothing outside the package registries.
+# Builds flatc from the C++ sources inside the flatbuffers Go module (already fetched by
+# `go mod download`), so generating code needs nothing outside the package registries. Its version is
+# the module's, the one go.mod requires (tools/flatbuffers-version.sh prints it).
 # Usage: tools/build-flatc.sh OUT_BINARY
 set -euo pipefail
 out=${1:?usage: build-flatc.sh OUT_BINARY}
@@ -21,5 +22,8 @@ done
 wait
 mkdir -p "$(dirname "$out")"
 g++ -o "$out.tmp" "$objdir"/*.o
+want="flatc version $(bash "$(dirname "$0")/flatbuffers-version.sh")"
+have=$("$out.tmp" --version)
+[ "$have" = "$want" ] || { echo "build-flatc.sh: built '$have' from $src, want '$want'" >&2; exit 1; }
 mv "$out.tmp" "$out"
-"$out" --version
+echo "$have"

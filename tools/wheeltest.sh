@@ -82,6 +82,7 @@ with daas.Engine({"epochs": 2, "seed": 3}) as eng:
     eng.save_file(state)
 read = daas.state.read(state)
 assert read.steps == 1, read.steps
+assert daas.__version__ == daas.version_string(), (daas.__version__, daas.version_string())
 print(f"libdaas {daas.version_string()} from {daas.library_path()}")
 EOF
 ); then

@@ -47,6 +47,9 @@ func WithBrokenHandle() {
 	C.abitest_broken_handle = C.uint64_t(capi.BrokenHandleForTest())
 }
 
+// StatusString is daas_status_string(st).
+func StatusString(st int32) string { return C.GoString(C.daas_status_string(C.daas_status(st))) }
+
 // Seen reports whether any C test saw a daas_* call return status st.
 func Seen(st int32) bool { return C.abitest_seen(C.daas_status(st)) != 0 }
 

@@ -3,11 +3,13 @@ package abitest
 import (
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/daas-nas/daas/capi"
+	"github.com/daas-nas/daas/capi/internal/cheader"
 	"github.com/daas-nas/daas/engine"
 )
 
@@ -26,17 +28,43 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// checkStatusCoverage requires every status code of SPEC §7, DAAS_OK (0) to DAAS_E_IO (-8), to have
-// been returned to some test.
+// checkStatusCoverage requires every status code include/daas.h defines to have been returned to
+// some test.
 func checkStatusCoverage() int {
+	codes, err := cheader.Statuses("../..")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
+		return 1
+	}
 	code := 0
-	for st := int32(0); st >= -8; st-- {
-		if !Seen(st) {
-			fmt.Fprintf(os.Stderr, "FAIL: no test saw status %d\n", st)
+	for _, c := range codes {
+		if !Seen(c.Value) {
+			fmt.Fprintf(os.Stderr, "FAIL: no test saw status %s (%d)\n", c.Name, c.Value)
 			code = 1
 		}
 	}
 	return code
+}
+
+// TestStatusStrings holds daas_status_string to include/daas.h: every code the header defines has
+// its own name, and values it does not define are DAAS_E_UNKNOWN.
+func TestStatusStrings(t *testing.T) {
+	codes, err := cheader.Statuses("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowest := int32(0)
+	for _, c := range codes {
+		if got := StatusString(c.Value); got != c.Name {
+			t.Errorf("daas_status_string(%d) = %q, want %q (a case missing in capi/shim.c?)", c.Value, got, c.Name)
+		}
+		lowest = min(lowest, c.Value)
+	}
+	for _, st := range []int32{lowest - 1, 1, math.MinInt32, math.MaxInt32} {
+		if got := StatusString(st); got != "DAAS_E_UNKNOWN" {
+			t.Errorf("daas_status_string(%d) = %q, want DAAS_E_UNKNOWN", st, got)
+		}
+	}
 }
 
 func TestABI(t *testing.T) {

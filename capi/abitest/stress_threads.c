@@ -1,4 +1,4 @@
-/* stress_threads.c - reliability stress of the C ABI (issue 6), shared by the Go test under -race
+/* stress_threads.c - reliability stress of the C ABI, shared by the Go test under -race
  * (stress.go, stress_test.go) and the standalone program reliability/stress.c (valgrind, soak).
  *
  *   stress_threads: T threads, each making `calls` daas_* calls that mix create, step, get, set_epoch,

@@ -11,6 +11,6 @@ int main() {
     eng.set_epoch(2);
     const auto g = eng.discretize();
     std::printf("consumer: libdaas %s, %zu op weights, genotype %s\n", daas::version().c_str(), w.op.size(),
-                g.nb201.c_str());
-    return daas::abi_version() == DAAS_ABI_VERSION && eng.metrics().at("step") == 1.0 ? 0 : 1;
+                g.nb201.value_or("(none)").c_str());
+    return daas::abi_version() == DAAS_ABI_VERSION && eng.metrics().step == 1 ? 0 : 1;
 }

@@ -31,5 +31,5 @@ TEST(Span, WeightsAndStep) {
     // vectors still pick the vector overload (no ambiguity)
     std::vector<float> vo(196, 0.0f), ve(28, 0.0f);
     e.step(vo, ve);
-    EXPECT_EQ(e.metrics().at("step"), 2.0);
+    EXPECT_EQ(e.metrics().step, 2);
 }

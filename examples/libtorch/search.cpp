@@ -302,11 +302,11 @@ int main(int argc, char **argv) try {
         const daas::Metrics m = eng.metrics();
         const int64_t n_eval = std::min<int64_t>(300, valid.x.size(0));
         const double acc = accuracy(net, eng, Digits{valid.x.narrow(0, 0, n_eval), valid.y.narrow(0, 0, n_eval)});
-        std::printf("epoch %d: %lld steps, train loss %.4f, valid acc %.3f (300) | step %.0f lambda_c %.4f lambda_alpha %.4f lambda_beta %.4f "
+        std::printf("epoch %d: %lld steps, train loss %.4f, valid acc %.3f (300) | step %lld lambda_c %.4f lambda_alpha %.4f lambda_beta %.4f "
                     "op_entropy %.4f edge_entropy %.4f disc_loss %.4f discreteness %.4f\n",
-                    epoch, static_cast<long long>(steps), loss_sum / double(steps), acc, m.at("step"), m.at("lambda_c"), m.at("lambda_alpha"),
-                    m.at("lambda_beta"), m.at("op_entropy"), m.at("edge_entropy"), m.at("disc_loss"), m.at("discreteness"));
-        std::printf("  metrics json: %s\n", m.json.c_str());
+                    epoch, static_cast<long long>(steps), loss_sum / double(steps), acc, static_cast<long long>(m.step), m.lambda_c,
+                    m.lambda_alpha, m.lambda_beta, m.op_entropy, m.edge_entropy, m.disc_loss, m.discreteness);
+        std::printf("  metrics json: %s\n", eng.metrics_json().c_str());
         eng.save_file(args.state); // checkpoint, atomic
     }
 
@@ -321,15 +321,16 @@ int main(int argc, char **argv) try {
     if (probe.save() != back.save()) throw std::runtime_error("the checkpoint does not continue identically");
 
     const daas::Genotype g = eng.discretize();
-    std::printf("final genotype (%s): %s\n", g.method.c_str(), g.darts.c_str());
+    std::printf("final genotype (%s): %s\n", g.method.c_str(), g.darts.value_or("(no DARTS layout)").c_str());
     for (const auto &cell : g.cells) {
         std::printf("  %s:", cell.name.c_str());
         for (std::size_t j = 0; j < cell.nodes.size(); ++j)
-            for (const auto &e : cell.nodes[j]) std::printf(" n%zu<-%d:%s", j + 2, e.input, e.op.c_str());
+            for (const auto &e : cell.nodes[j]) std::printf(" n%zu<-%d:%s(%.3f)", std::size_t(cell.inputs) + j, e.input, e.op.c_str(), e.weight);
         std::printf("\n");
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("state %s: epoch %d, %.0f steps; %.1f s\n", args.state.c_str(), eng.epoch(), eng.metrics().at("step"), secs);
+    std::printf("state %s: epoch %d, %lld steps; %.1f s\n", args.state.c_str(), eng.epoch(),
+                static_cast<long long>(eng.metrics().step), secs);
     return 0;
 } catch (const daas::Error &e) {
     std::fprintf(stderr, "daas_libtorch_search: %s (%s)\n", e.what(), e.status_name());

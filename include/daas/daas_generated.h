@@ -37,6 +37,18 @@ struct StateBuilder;
 struct Envelope;
 struct EnvelopeBuilder;
 
+struct Choice;
+struct ChoiceBuilder;
+
+struct NodeChoices;
+struct NodeChoicesBuilder;
+
+struct CellGenotype;
+struct CellGenotypeBuilder;
+
+struct GenotypeResult;
+struct GenotypeResultBuilder;
+
 struct Cell FLATBUFFERS_FINAL_CLASS : private ::flatbuffers::Table {
   typedef CellBuilder Builder;
   enum FlatBuffersVTableOffset FLATBUFFERS_VTABLE_UNDERLYING_TYPE {
@@ -940,6 +952,389 @@ inline ::flatbuffers::Offset<Envelope> CreateEnvelopeDirect(
       schema_version,
       crc32c,
       body__);
+}
+
+struct Choice FLATBUFFERS_FINAL_CLASS : private ::flatbuffers::Table {
+  typedef ChoiceBuilder Builder;
+  enum FlatBuffersVTableOffset FLATBUFFERS_VTABLE_UNDERLYING_TYPE {
+    VT_INPUT = 4,
+    VT_OP = 6,
+    VT_WEIGHT = 8
+  };
+  int32_t input() const {
+    return GetField<int32_t>(VT_INPUT, 0);
+  }
+  const ::flatbuffers::String *op() const {
+    return GetPointer<const ::flatbuffers::String *>(VT_OP);
+  }
+  double weight() const {
+    return GetField<double>(VT_WEIGHT, 0.0);
+  }
+  template <bool B = false>
+  bool Verify(::flatbuffers::VerifierTemplate<B> &verifier) const {
+    return VerifyTableStart(verifier) &&
+           VerifyField<int32_t>(verifier, VT_INPUT, 4) &&
+           VerifyOffsetRequired(verifier, VT_OP) &&
+           verifier.VerifyString(op()) &&
+           VerifyField<double>(verifier, VT_WEIGHT, 8) &&
+           verifier.EndTable();
+  }
+};
+
+struct ChoiceBuilder {
+  typedef Choice Table;
+  ::flatbuffers::FlatBufferBuilder &fbb_;
+  ::flatbuffers::uoffset_t start_;
+  void add_input(int32_t input) {
+    fbb_.AddElement<int32_t>(Choice::VT_INPUT, input, 0);
+  }
+  void add_op(::flatbuffers::Offset<::flatbuffers::String> op) {
+    fbb_.AddOffset(Choice::VT_OP, op);
+  }
+  void add_weight(double weight) {
+    fbb_.AddElement<double>(Choice::VT_WEIGHT, weight, 0.0);
+  }
+  explicit ChoiceBuilder(::flatbuffers::FlatBufferBuilder &_fbb)
+        : fbb_(_fbb) {
+    start_ = fbb_.StartTable();
+  }
+  ::flatbuffers::Offset<Choice> Finish() {
+    const auto end = fbb_.EndTable(start_);
+    auto o = ::flatbuffers::Offset<Choice>(end);
+    fbb_.Required(o, Choice::VT_OP);
+    return o;
+  }
+};
+
+inline ::flatbuffers::Offset<Choice> CreateChoice(
+    ::flatbuffers::FlatBufferBuilder &_fbb,
+    int32_t input = 0,
+    ::flatbuffers::Offset<::flatbuffers::String> op = 0,
+    double weight = 0.0) {
+  ChoiceBuilder builder_(_fbb);
+  builder_.add_weight(weight);
+  builder_.add_op(op);
+  builder_.add_input(input);
+  return builder_.Finish();
+}
+
+inline ::flatbuffers::Offset<Choice> CreateChoiceDirect(
+    ::flatbuffers::FlatBufferBuilder &_fbb,
+    int32_t input = 0,
+    const char *op = nullptr,
+    double weight = 0.0) {
+  auto op__ = op ? _fbb.CreateString(op) : 0;
+  return daas::state::CreateChoice(
+      _fbb,
+      input,
+      op__,
+      weight);
+}
+
+struct NodeChoices FLATBUFFERS_FINAL_CLASS : private ::flatbuffers::Table {
+  typedef NodeChoicesBuilder Builder;
+  enum FlatBuffersVTableOffset FLATBUFFERS_VTABLE_UNDERLYING_TYPE {
+    VT_CHOICES = 4
+  };
+  const ::flatbuffers::Vector<::flatbuffers::Offset<daas::state::Choice>> *choices() const {
+    return GetPointer<const ::flatbuffers::Vector<::flatbuffers::Offset<daas::state::Choice>> *>(VT_CHOICES);
+  }
+  template <bool B = false>
+  bool Verify(::flatbuffers::VerifierTemplate<B> &verifier) const {
+    return VerifyTableStart(verifier) &&
+           VerifyOffsetRequired(verifier, VT_CHOICES) &&
+           verifier.VerifyVector(choices()) &&
+           verifier.VerifyVectorOfTables(choices()) &&
+           verifier.EndTable();
+  }
+};
+
+struct NodeChoicesBuilder {
+  typedef NodeChoices Table;
+  ::flatbuffers::FlatBufferBuilder &fbb_;
+  ::flatbuffers::uoffset_t start_;
+  void add_choices(::flatbuffers::Offset<::flatbuffers::Vector<::flatbuffers::Offset<daas::state::Choice>>> choices) {
+    fbb_.AddOffset(NodeChoices::VT_CHOICES, choices);
+  }
+  explicit NodeChoicesBuilder(::flatbuffers::FlatBufferBuilder &_fbb)
+        : fbb_(_fbb) {
+    start_ = fbb_.StartTable();
+  }
+  ::flatbuffers::Offset<NodeChoices> Finish() {
+    const auto end = fbb_.EndTable(start_);
+    auto o = ::flatbuffers::Offset<NodeChoices>(end);
+    fbb_.Required(o, NodeChoices::VT_CHOICES);
+    return o;
+  }
+};
+
+inline ::flatbuffers::Offset<NodeChoices> CreateNodeChoices(
+    ::flatbuffers::FlatBufferBuilder &_fbb,
+    ::flatbuffers::Offset<::flatbuffers::Vector<::flatbuffers::Offset<daas::state::Choice>>> choices = 0) {
+  NodeChoicesBuilder builder_(_fbb);
+  builder_.add_choices(choices);
+  return builder_.Finish();
+}
+
+inline ::flatbuffers::Offset<NodeChoices> CreateNodeChoicesDirect(
+    ::flatbuffers::FlatBufferBuilder &_fbb,
+    const std::vector<::flatbuffers::Offset<daas::state::Choice>> *choices = nullptr) {
+  auto choices__ = choices ? _fbb.CreateVector<::flatbuffers::Offset<daas::state::Choice>>(*choices) : 0;
+  return daas::state::CreateNodeChoices(
+      _fbb,
+      choices__);
+}
+
+struct CellGenotype FLATBUFFERS_FINAL_CLASS : private ::flatbuffers::Table {
+  typedef CellGenotypeBuilder Builder;
+  enum FlatBuffersVTableOffset FLATBUFFERS_VTABLE_UNDERLYING_TYPE {
+    VT_NAME = 4,
+    VT_INPUTS = 6,
+    VT_KEEP = 8,
+    VT_CONCAT = 10,
+    VT_NODES = 12
+  };
+  const ::flatbuffers::String *name() const {
+    return GetPointer<const ::flatbuffers::String *>(VT_NAME);
+  }
+  int32_t inputs() const {
+    return GetField<int32_t>(VT_INPUTS, 0);
+  }
+  const ::flatbuffers::Vector<int32_t> *keep() const {
+    return GetPointer<const ::flatbuffers::Vector<int32_t> *>(VT_KEEP);
+  }
+  const ::flatbuffers::Vector<int32_t> *concat() const {
+    return GetPointer<const ::flatbuffers::Vector<int32_t> *>(VT_CONCAT);
+  }
+  const ::flatbuffers::Vector<::flatbuffers::Offset<daas::state::NodeChoices>> *nodes() const {
+    return GetPointer<const ::flatbuffers::Vector<::flatbuffers::Offset<daas::state::NodeChoices>> *>(VT_NODES);
+  }
+  template <bool B = false>
+  bool Verify(::flatbuffers::VerifierTemplate<B> &verifier) const {
+    return VerifyTableStart(verifier) &&
+           VerifyOffsetRequired(verifier, VT_NAME) &&
+           verifier.VerifyString(name()) &&
+           VerifyField<int32_t>(verifier, VT_INPUTS, 4) &&
+           VerifyOffsetRequired(verifier, VT_KEEP) &&
+           verifier.VerifyVector(keep()) &&
+           VerifyOffsetRequired(verifier, VT_CONCAT) &&
+           verifier.VerifyVector(concat()) &&
+           VerifyOffsetRequired(verifier, VT_NODES) &&
+           verifier.VerifyVector(nodes()) &&
+           verifier.VerifyVectorOfTables(nodes()) &&
+           verifier.EndTable();
+  }
+};
+
+struct CellGenotypeBuilder {
+  typedef CellGenotype Table;
+  ::flatbuffers::FlatBufferBuilder &fbb_;
+  ::flatbuffers::uoffset_t start_;
+  void add_name(::flatbuffers::Offset<::flatbuffers::String> name) {
+    fbb_.AddOffset(CellGenotype::VT_NAME, name);
+  }
+  void add_inputs(int32_t inputs) {
+    fbb_.AddElement<int32_t>(CellGenotype::VT_INPUTS, inputs, 0);
+  }
+  void add_keep(::flatbuffers::Offset<::flatbuffers::Vector<int32_t>> keep) {
+    fbb_.AddOffset(CellGenotype::VT_KEEP, keep);
+  }
+  void add_concat(::flatbuffers::Offset<::flatbuffers::Vector<int32_t>> concat) {
+    fbb_.AddOffset(CellGenotype::VT_CONCAT, concat);
+  }
+  void add_nodes(::flatbuffers::Offset<::flatbuffers::Vector<::flatbuffers::Offset<daas::state::NodeChoices>>> nodes) {
+    fbb_.AddOffset(CellGenotype::VT_NODES, nodes);
+  }
+  explicit CellGenotypeBuilder(::flatbuffers::FlatBufferBuilder &_fbb)
+        : fbb_(_fbb) {
+    start_ = fbb_.StartTable();
+  }
+  ::flatbuffers::Offset<CellGenotype> Finish() {
+    const auto end = fbb_.EndTable(start_);
+    auto o = ::flatbuffers::Offset<CellGenotype>(end);
+    fbb_.Required(o, CellGenotype::VT_NAME);
+    fbb_.Required(o, CellGenotype::VT_KEEP);
+    fbb_.Required(o, CellGenotype::VT_CONCAT);
+    fbb_.Required(o, CellGenotype::VT_NODES);
+    return o;
+  }
+};
+
+inline ::flatbuffers::Offset<CellGenotype> CreateCellGenotype(
+    ::flatbuffers::FlatBufferBuilder &_fbb,
+    ::flatbuffers::Offset<::flatbuffers::String> name = 0,
+    int32_t inputs = 0,
+    ::flatbuffers::Offset<::flatbuffers::Vector<int32_t>> keep = 0,
+    ::flatbuffers::Offset<::flatbuffers::Vector<int32_t>> concat = 0,
+    ::flatbuffers::Offset<::flatbuffers::Vector<::flatbuffers::Offset<daas::state::NodeChoices>>> nodes = 0) {
+  CellGenotypeBuilder builder_(_fbb);
+  builder_.add_nodes(nodes);
+  builder_.add_concat(concat);
+  builder_.add_keep(keep);
+  builder_.add_inputs(inputs);
+  builder_.add_name(name);
+  return builder_.Finish();
+}
+
+inline ::flatbuffers::Offset<CellGenotype> CreateCellGenotypeDirect(
+    ::flatbuffers::FlatBufferBuilder &_fbb,
+    const char *name = nullptr,
+    int32_t inputs = 0,
+    const std::vector<int32_t> *keep = nullptr,
+    const std::vector<int32_t> *concat = nullptr,
+    const std::vector<::flatbuffers::Offset<daas::state::NodeChoices>> *nodes = nullptr) {
+  auto name__ = name ? _fbb.CreateString(name) : 0;
+  auto keep__ = keep ? _fbb.CreateVector<int32_t>(*keep) : 0;
+  auto concat__ = concat ? _fbb.CreateVector<int32_t>(*concat) : 0;
+  auto nodes__ = nodes ? _fbb.CreateVector<::flatbuffers::Offset<daas::state::NodeChoices>>(*nodes) : 0;
+  return daas::state::CreateCellGenotype(
+      _fbb,
+      name__,
+      inputs,
+      keep__,
+      concat__,
+      nodes__);
+}
+
+struct GenotypeResult FLATBUFFERS_FINAL_CLASS : private ::flatbuffers::Table {
+  typedef GenotypeResultBuilder Builder;
+  enum FlatBuffersVTableOffset FLATBUFFERS_VTABLE_UNDERLYING_TYPE {
+    VT_FORMAT = 4,
+    VT_METHOD = 6,
+    VT_OPS = 8,
+    VT_DISCARD = 10,
+    VT_CELLS = 12,
+    VT_DARTS = 14,
+    VT_NB201 = 16
+  };
+  int32_t format() const {
+    return GetField<int32_t>(VT_FORMAT, 0);
+  }
+  const ::flatbuffers::String *method() const {
+    return GetPointer<const ::flatbuffers::String *>(VT_METHOD);
+  }
+  const ::flatbuffers::Vector<::flatbuffers::Offset<::flatbuffers::String>> *ops() const {
+    return GetPointer<const ::flatbuffers::Vector<::flatbuffers::Offset<::flatbuffers::String>> *>(VT_OPS);
+  }
+  const ::flatbuffers::Vector<::flatbuffers::Offset<::flatbuffers::String>> *discard() const {
+    return GetPointer<const ::flatbuffers::Vector<::flatbuffers::Offset<::flatbuffers::String>> *>(VT_DISCARD);
+  }
+  const ::flatbuffers::Vector<::flatbuffers::Offset<daas::state::CellGenotype>> *cells() const {
+    return GetPointer<const ::flatbuffers::Vector<::flatbuffers::Offset<daas::state::CellGenotype>> *>(VT_CELLS);
+  }
+  const ::flatbuffers::String *darts() const {
+    return GetPointer<const ::flatbuffers::String *>(VT_DARTS);
+  }
+  const ::flatbuffers::String *nb201() const {
+    return GetPointer<const ::flatbuffers::String *>(VT_NB201);
+  }
+  template <bool B = false>
+  bool Verify(::flatbuffers::VerifierTemplate<B> &verifier) const {
+    return VerifyTableStart(verifier) &&
+           VerifyField<int32_t>(verifier, VT_FORMAT, 4) &&
+           VerifyOffsetRequired(verifier, VT_METHOD) &&
+           verifier.VerifyString(method()) &&
+           VerifyOffsetRequired(verifier, VT_OPS) &&
+           verifier.VerifyVector(ops()) &&
+           verifier.VerifyVectorOfStrings(ops()) &&
+           VerifyOffsetRequired(verifier, VT_DISCARD) &&
+           verifier.VerifyVector(discard()) &&
+           verifier.VerifyVectorOfStrings(discard()) &&
+           VerifyOffsetRequired(verifier, VT_CELLS) &&
+           verifier.VerifyVector(cells()) &&
+           verifier.VerifyVectorOfTables(cells()) &&
+           VerifyOffset(verifier, VT_DARTS) &&
+           verifier.VerifyString(darts()) &&
+           VerifyOffset(verifier, VT_NB201) &&
+           verifier.VerifyString(nb201()) &&
+           verifier.EndTable();
+  }
+};
+
+struct GenotypeResultBuilder {
+  typedef GenotypeResult Table;
+  ::flatbuffers::FlatBufferBuilder &fbb_;
+  ::flatbuffers::uoffset_t start_;
+  void add_format(int32_t format) {
+    fbb_.AddElement<int32_t>(GenotypeResult::VT_FORMAT, format, 0);
+  }
+  void add_method(::flatbuffers::Offset<::flatbuffers::String> method) {
+    fbb_.AddOffset(GenotypeResult::VT_METHOD, method);
+  }
+  void add_ops(::flatbuffers::Offset<::flatbuffers::Vector<::flatbuffers::Offset<::flatbuffers::String>>> ops) {
+    fbb_.AddOffset(GenotypeResult::VT_OPS, ops);
+  }
+  void add_discard(::flatbuffers::Offset<::flatbuffers::Vector<::flatbuffers::Offset<::flatbuffers::String>>> discard) {
+    fbb_.AddOffset(GenotypeResult::VT_DISCARD, discard);
+  }
+  void add_cells(::flatbuffers::Offset<::flatbuffers::Vector<::flatbuffers::Offset<daas::state::CellGenotype>>> cells) {
+    fbb_.AddOffset(GenotypeResult::VT_CELLS, cells);
+  }
+  void add_darts(::flatbuffers::Offset<::flatbuffers::String> darts) {
+    fbb_.AddOffset(GenotypeResult::VT_DARTS, darts);
+  }
+  void add_nb201(::flatbuffers::Offset<::flatbuffers::String> nb201) {
+    fbb_.AddOffset(GenotypeResult::VT_NB201, nb201);
+  }
+  explicit GenotypeResultBuilder(::flatbuffers::FlatBufferBuilder &_fbb)
+        : fbb_(_fbb) {
+    start_ = fbb_.StartTable();
+  }
+  ::flatbuffers::Offset<GenotypeResult> Finish() {
+    const auto end = fbb_.EndTable(start_);
+    auto o = ::flatbuffers::Offset<GenotypeResult>(end);
+    fbb_.Required(o, GenotypeResult::VT_METHOD);
+    fbb_.Required(o, GenotypeResult::VT_OPS);
+    fbb_.Required(o, GenotypeResult::VT_DISCARD);
+    fbb_.Required(o, GenotypeResult::VT_CELLS);
+    return o;
+  }
+};
+
+inline ::flatbuffers::Offset<GenotypeResult> CreateGenotypeResult(
+    ::flatbuffers::FlatBufferBuilder &_fbb,
+    int32_t format = 0,
+    ::flatbuffers::Offset<::flatbuffers::String> method = 0,
+    ::flatbuffers::Offset<::flatbuffers::Vector<::flatbuffers::Offset<::flatbuffers::String>>> ops = 0,
+    ::flatbuffers::Offset<::flatbuffers::Vector<::flatbuffers::Offset<::flatbuffers::String>>> discard = 0,
+    ::flatbuffers::Offset<::flatbuffers::Vector<::flatbuffers::Offset<daas::state::CellGenotype>>> cells = 0,
+    ::flatbuffers::Offset<::flatbuffers::String> darts = 0,
+    ::flatbuffers::Offset<::flatbuffers::String> nb201 = 0) {
+  GenotypeResultBuilder builder_(_fbb);
+  builder_.add_nb201(nb201);
+  builder_.add_darts(darts);
+  builder_.add_cells(cells);
+  builder_.add_discard(discard);
+  builder_.add_ops(ops);
+  builder_.add_method(method);
+  builder_.add_format(format);
+  return builder_.Finish();
+}
+
+inline ::flatbuffers::Offset<GenotypeResult> CreateGenotypeResultDirect(
+    ::flatbuffers::FlatBufferBuilder &_fbb,
+    int32_t format = 0,
+    const char *method = nullptr,
+    const std::vector<::flatbuffers::Offset<::flatbuffers::String>> *ops = nullptr,
+    const std::vector<::flatbuffers::Offset<::flatbuffers::String>> *discard = nullptr,
+    const std::vector<::flatbuffers::Offset<daas::state::CellGenotype>> *cells = nullptr,
+    const char *darts = nullptr,
+    const char *nb201 = nullptr) {
+  auto method__ = method ? _fbb.CreateString(method) : 0;
+  auto ops__ = ops ? _fbb.CreateVector<::flatbuffers::Offset<::flatbuffers::String>>(*ops) : 0;
+  auto discard__ = discard ? _fbb.CreateVector<::flatbuffers::Offset<::flatbuffers::String>>(*discard) : 0;
+  auto cells__ = cells ? _fbb.CreateVector<::flatbuffers::Offset<daas::state::CellGenotype>>(*cells) : 0;
+  auto darts__ = darts ? _fbb.CreateString(darts) : 0;
+  auto nb201__ = nb201 ? _fbb.CreateString(nb201) : 0;
+  return daas::state::CreateGenotypeResult(
+      _fbb,
+      format,
+      method__,
+      ops__,
+      discard__,
+      cells__,
+      darts__,
+      nb201__);
 }
 
 inline const daas::state::Envelope *GetEnvelope(const void *buf) {

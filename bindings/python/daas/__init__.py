@@ -24,6 +24,8 @@ The library is loaded on first use; see :mod:`daas._library` for where it is loo
 from __future__ import annotations
 
 import importlib
+import re
+from pathlib import Path
 from typing import Any
 
 from . import _library
@@ -43,8 +45,6 @@ from .errors import (
     VersionMismatchError,
 )
 from .genotype import Genotype
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Engine",
@@ -89,9 +89,31 @@ def library_path() -> str:
     return _library.path()
 
 
+def _package_version() -> str:
+    # The version is written once for Python, in pyproject.toml (tests hold it to include/daas.h). A
+    # source checkout or an editable install reads that file beside the package; an installed wheel
+    # has none there and reads the metadata pip wrote from it.
+    try:
+        text = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        text = ""
+    found = re.search(r'^name = "daas-engine"\n(?:.*\n)*?version = "([^"]+)"$', text, re.M)
+    if found:
+        return found.group(1)
+    from importlib import metadata
+
+    try:
+        return metadata.version("daas-engine")
+    except metadata.PackageNotFoundError:  # a copy of the package that is neither
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
     # daas.state and daas.torch are imported on first access: daas.state needs only flatbuffers,
-    # daas.torch needs PyTorch.
+    # daas.torch needs PyTorch. __version__ is looked up on first access too.
     if name in ("state", "torch"):
         return importlib.import_module(f"{__name__}.{name}")
+    if name == "__version__":
+        version = globals()["__version__"] = _package_version()
+        return version
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""The raw layer: one ctypes declaration per function of ``include/daas.h`` (SPEC §7).
+"""The raw layer: one ctypes declaration per function of ``include/daas.h`` (docs/CONFIG.md).
 
 Each declaration sits under the C prototype it mirrors. Every function that returns a
 ``daas_status`` has an ``errcheck`` that raises the matching :mod:`daas.errors` exception at once,
@@ -128,6 +128,12 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
 
     # daas_status daas_engine_config(const daas_engine *engine, daas_bytes *json_out);
     status_fn("daas_engine_config", daas_engine_p, POINTER(daas_bytes))
+
+    # daas_status daas_engine_discretize_fb(const daas_engine *engine, daas_bytes *out);
+    status_fn("daas_engine_discretize_fb", daas_engine_p, POINTER(daas_bytes))
+
+    # daas_status daas_engine_metrics_fb(const daas_engine *engine, daas_bytes *out);
+    status_fn("daas_engine_metrics_fb", daas_engine_p, POINTER(daas_bytes))
 
     # daas_status daas_engine_save_file(const daas_engine *engine, const char *path);
     status_fn("daas_engine_save_file", daas_engine_p, c_char_p)

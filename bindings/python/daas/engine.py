@@ -29,7 +29,7 @@ _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 class Sizes(NamedTuple):
     """Buffer lengths of an engine: α, op weights and their gradients have ``n_alpha`` entries;
-    β, edge weights and their gradients ``n_edges`` (SPEC §1)."""
+    β, edge weights and their gradients ``n_edges`` (docs/DESIGN.md, Flat layouts)."""
 
     n_alpha: int
     n_edges: int
@@ -187,7 +187,7 @@ def _free_handle(handle: Any) -> None:
 class Engine:
     """One architecture search (α, β, Adam state, schedule position, history) in libdaas.
 
-    ``Engine(config)`` takes a dict, a JSON string or None (all defaults); see SPEC §7 for the keys.
+    ``Engine(config)`` takes a dict, a JSON string or None (all defaults); see docs/CONFIG.md for the keys.
     Use it as a context manager, or call :meth:`close`; a forgotten engine is freed when it is
     garbage-collected. Every call holds the engine's lock, so one engine may be shared by threads.
     Methods of a closed engine raise ValueError.
@@ -330,7 +330,7 @@ class Engine:
         return out
 
     def weights(self, out: Optional[Tuple[Any, Any]] = None) -> Tuple[Any, Any]:
-        """The mixing weights the supernet uses: (op_weights, edge_weights), SPEC §2.
+        """The mixing weights the supernet uses: (op_weights, edge_weights), docs/DESIGN.md, Relaxation.
 
         Without ``out`` two new float32 arrays are returned. With ``out=(op, edge)`` they are filled
         in place and returned: each must be a writable, C-contiguous float32 numpy array or CPU
@@ -349,7 +349,7 @@ class Engine:
         return op, edge
 
     def metrics(self) -> Dict[str, Any]:
-        """The metrics at the current α, β and epoch (SPEC §7: epoch, step, lambda_c, ...)."""
+        """The metrics at the current α, β and epoch (docs/CONFIG.md: epoch, step, lambda_c, ...)."""
         b = _raw.daas_bytes()
         with self._lock:
             lib, h = self._open()
@@ -377,7 +377,7 @@ class Engine:
         return dict(json.loads(text))
 
     def discretize(self) -> Genotype:
-        """The genotype of the current α and β (SPEC §5)."""
+        """The genotype of the current α and β (docs/DESIGN.md, Discretization)."""
         b = _raw.daas_bytes()
         with self._lock:
             lib, h = self._open()

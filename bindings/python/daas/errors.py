@@ -53,7 +53,8 @@ __all__ = [
     "error_from_status",
 ]
 
-# The status values of SPEC §7; they never change.
+# The status values, as include/daas.h defines them (they never change). tests/test_errors.py holds
+# these constants, STATUS_CODES, the class docstrings and the table above to the header.
 OK = 0
 E_INTERNAL = -1
 E_INVALID_ARGUMENT = -2

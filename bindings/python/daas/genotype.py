@@ -1,4 +1,4 @@
-"""The discretized architecture (SPEC §5) as a Python object."""
+"""The discretized architecture (docs/DESIGN.md, Discretization) as a Python object."""
 
 from __future__ import annotations
 

@@ -75,7 +75,7 @@ class EpochRecord:
 
 @dataclass
 class State:
-    """A daas state as stored: float64 α and β in the flat layouts of SPEC §1."""
+    """A daas state as stored: float64 α and β in the flat layouts of docs/DESIGN.md, Flat layouts."""
 
     schema_version: int
     config: Dict[str, Any]

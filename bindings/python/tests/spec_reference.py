@@ -1,6 +1,7 @@
-"""SPEC §1–4 written out independently in PyTorch (float64 autograd), for checking the engine.
+"""The formulas of docs/DESIGN.md written out independently in PyTorch (float64 autograd), for checking
+the engine.
 
-Nothing here calls daas: the layout, relaxation, losses and schedules come from SPEC.md alone, so a
+Nothing here calls daas: the layout, relaxation, losses and schedules come from the written formulas alone, so a
 mismatch with the engine is a bug in one of the two.
 """
 
@@ -12,7 +13,7 @@ from typing import Dict, List, Mapping, Sequence, Tuple, Union
 
 import torch
 
-# SPEC §1 presets: cells, inputs, nodes, keep, ops
+# docs/DESIGN.md, Flat layouts presets: cells, inputs, nodes, keep, ops
 PRESETS = {
     "darts": (["normal", "reduce"], 2, 4, 2,
               ["max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"]),
@@ -69,7 +70,7 @@ def layout(space: Union[str, Mapping]) -> Layout:
     return Layout(len(ops), edge, nodes)
 
 
-# -- schedules (SPEC §3 defaults; the delay of λα configurable) ------------------------------
+# -- schedules (docs/DESIGN.md, The discretization losses and Schedules defaults; the delay of λα configurable) ------------------------------
 
 def lambda_c(e: int, E: int, scale: float = 0.1) -> float:
     return scale * ((e - 1) / (E - 1) if E > 1 else 1.0)
@@ -87,7 +88,7 @@ LAMBDA_BETA = 4.0
 W_SUM = 0.2
 
 
-# -- relaxation and losses (SPEC §2, §3) ------------------------------------------------------
+# -- relaxation and losses (docs/DESIGN.md) ------------------------------------------------------
 
 def sharpen(t: torch.Tensor) -> torch.Tensor:
     return torch.where(t >= -0.5, 2 * t, (2 * t) ** 3)
@@ -133,7 +134,7 @@ def edge_terms(beta: torch.Tensor, lay: Layout, w_sum: float = W_SUM) -> Tuple[t
 
 
 def objective(alpha, beta, g_op, g_edge, lay, method, lam_c, lam_a, lam_b=LAMBDA_BETA, w_sum=W_SUM):
-    """Σ A·G_A + Σ W·G_W + λc (λα H_α + λβ L_E): its gradient is SPEC §4's (dα, dβ)."""
+    """Σ A·G_A + Σ W·G_W + λc (λα H_α + λβ L_E): its gradient is the (dα, dβ) of docs/DESIGN.md (Gradients)."""
     A = op_weights(alpha, lay, method)
     W = edge_weights(beta, lay, method)
     obj = (A * g_op).sum() + (W * g_edge).sum()

@@ -1,4 +1,4 @@
-"""The engine's step against torch.optim.Adam on SPEC §2–4's objective, step after step.
+"""The engine's step against torch.optim.Adam on docs/DESIGN.md's objective, step after step.
 
 Twenty steps over five epochs cross α's learning-rate switch (alpha_start_epoch = 3) and λα's start:
 before the switch, torch's α group runs with lr 0 so that its moments accumulate as the engine's do.

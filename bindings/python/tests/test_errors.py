@@ -12,28 +12,54 @@ import daas
 from daas import errors
 from conftest import REPO
 
-# status, class, the built-in it also inherits, its name in include/daas.h
+# include/daas.h is the source of the status codes: every number below comes from it.
+HEADER_CODES = {
+    name: int(value)
+    for name, value in re.findall(r"^#define (DAAS_OK|DAAS_E_\w+)[ \t]+(-?\d+)\b",
+                                  (REPO / "include" / "daas.h").read_text(), re.M)
+}
+
+# The Python side's own choices: each status's class and the built-in it also inherits.
 TABLE = [
-    (-1, daas.InternalError, RuntimeError, "DAAS_E_INTERNAL"),
-    (-2, daas.InvalidArgumentError, ValueError, "DAAS_E_INVALID_ARGUMENT"),
-    (-3, daas.InvalidConfigError, ValueError, "DAAS_E_INVALID_CONFIG"),
-    (-4, daas.CorruptStateError, ValueError, "DAAS_E_CORRUPT_STATE"),
-    (-5, daas.VersionMismatchError, RuntimeError, "DAAS_E_VERSION_MISMATCH"),
-    (-6, daas.NumericError, RuntimeError, "DAAS_E_NUMERIC"),
-    (-7, daas.DeviceError, RuntimeError, "DAAS_E_DEVICE"),
-    (-8, daas.DaasIOError, RuntimeError, "DAAS_E_IO"),
+    ("DAAS_E_INTERNAL", daas.InternalError, RuntimeError),
+    ("DAAS_E_INVALID_ARGUMENT", daas.InvalidArgumentError, ValueError),
+    ("DAAS_E_INVALID_CONFIG", daas.InvalidConfigError, ValueError),
+    ("DAAS_E_CORRUPT_STATE", daas.CorruptStateError, ValueError),
+    ("DAAS_E_VERSION_MISMATCH", daas.VersionMismatchError, RuntimeError),
+    ("DAAS_E_NUMERIC", daas.NumericError, RuntimeError),
+    ("DAAS_E_DEVICE", daas.DeviceError, RuntimeError),
+    ("DAAS_E_IO", daas.DaasIOError, RuntimeError),
 ]
 
 
 def test_table_covers_every_status_in_the_header():
-    header = (REPO / "include" / "daas.h").read_text()
-    codes = {name: int(v) for name, v in re.findall(r"#define (DAAS_E_\w+)\s+(-\d+)", header)}
-    assert codes == {name: code for code, _, _, name in TABLE}
-    assert set(errors.STATUS_CODES) == set(codes.values())
+    assert HEADER_CODES.get("DAAS_OK") == 0
+    errors_in_header = {name for name in HEADER_CODES if name != "DAAS_OK"}
+    assert {name for name, _, _ in TABLE} == errors_in_header, "a DAAS_E_* code needs its exception class"
+    assert set(errors.STATUS_CODES) == {HEADER_CODES[name] for name in errors_in_header}
 
 
-@pytest.mark.parametrize("status,cls,builtin,name", TABLE, ids=[t[3] for t in TABLE])
-def test_status_maps_to_its_class(status, cls, builtin, name):
+def test_constants_match_the_header():
+    # errors.OK, errors.E_INTERNAL, ... are DAAS_OK, DAAS_E_INTERNAL, ... with the header's values.
+    constants = {name: getattr(errors, name) for name in dir(errors) if re.fullmatch(r"OK|E_[A-Z0-9_]+", name)}
+    assert constants == {name[len("DAAS_"):]: value for name, value in HEADER_CODES.items()}
+
+
+def test_docstrings_name_the_header_status():
+    for status, cls in errors.STATUS_CODES.items():
+        name = next(n for n, v in HEADER_CODES.items() if v == status)
+        assert (cls.__doc__ or "").startswith(f"{name} ({status}): "), cls
+    # the module's table: class, status, the built-in it also inherits
+    rows = re.findall(r"^(\w+)\s+(-\d+)\s+(RuntimeError|ValueError)\b", errors.__doc__ or "", re.M)
+    assert len(rows) == len(errors.STATUS_CODES)
+    for cls_name, status, builtin in rows:
+        cls = errors.STATUS_CODES[int(status)]
+        assert cls.__name__ == cls_name and issubclass(cls, {"RuntimeError": RuntimeError, "ValueError": ValueError}[builtin])
+
+
+@pytest.mark.parametrize("name,cls,builtin", TABLE, ids=[t[0] for t in TABLE])
+def test_status_maps_to_its_class(name, cls, builtin):
+    status = HEADER_CODES[name]
     assert errors.error_class(status) is cls
     err = errors.error_from_status(status, f"daas: something about {name}")
     assert type(err) is cls
@@ -50,7 +76,7 @@ def test_status_maps_to_its_class(status, cls, builtin, name):
 
 
 def test_each_class_inherits_exactly_one_of_the_builtins():
-    for _, cls, builtin, _ in TABLE:
+    for _, cls, builtin in TABLE:
         other = RuntimeError if builtin is ValueError else ValueError
         assert issubclass(cls, builtin) and not issubclass(cls, other), cls
 
@@ -68,13 +94,13 @@ def test_unknown_status_is_plain_daas_error():
 def test_device_error_for_a_gpu_this_build_lacks():
     with pytest.raises(daas.DeviceError, match="cuda") as info:
         daas.Engine({"device": "cuda"})
-    assert info.value.status == -7 and isinstance(info.value, RuntimeError)
+    assert info.value.status == HEADER_CODES["DAAS_E_DEVICE"] and isinstance(info.value, RuntimeError)
 
 
 def test_invalid_config_names_the_key():
     with pytest.raises(daas.InvalidConfigError, match="epochs") as exc:
         daas.Engine({"epochs": -1})
-    assert exc.value.status == -3
+    assert exc.value.status == HEADER_CODES["DAAS_E_INVALID_CONFIG"]
     with pytest.raises(daas.InvalidConfigError, match="no_such_key"):
         daas.Engine({"no_such_key": 1})
     with pytest.raises(ValueError):  # the built-in catches it too
@@ -85,7 +111,7 @@ def test_invalid_argument(engine):
     n_alpha, n_edges = engine.sizes
     with pytest.raises(daas.InvalidArgumentError) as exc:
         engine.step(np.zeros(n_alpha + 1, np.float32), np.zeros(n_edges, np.float32))
-    assert exc.value.status == -2 and "n_alpha" in exc.value.message
+    assert exc.value.status == HEADER_CODES["DAAS_E_INVALID_ARGUMENT"] and "n_alpha" in exc.value.message
     with pytest.raises(daas.InvalidArgumentError, match="epoch"):
         engine.set_epoch(0)
 
@@ -93,7 +119,7 @@ def test_invalid_argument(engine):
 def test_corrupt_state():
     with pytest.raises(daas.CorruptStateError) as exc:
         daas.Engine.load(b"\x00" * 64)
-    assert exc.value.status == -4
+    assert exc.value.status == HEADER_CODES["DAAS_E_CORRUPT_STATE"]
 
 
 def test_numeric(engine):
@@ -102,4 +128,4 @@ def test_numeric(engine):
     g[5] = np.inf
     with pytest.raises(daas.NumericError) as exc:
         engine.step(np.zeros(n_alpha, np.float32), g)
-    assert exc.value.status == -6 and "5" in exc.value.message
+    assert exc.value.status == HEADER_CODES["DAAS_E_NUMERIC"] and "5" in exc.value.message

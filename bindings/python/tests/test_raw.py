@@ -52,7 +52,7 @@ def lib():
 def test_every_header_function_is_declared_under_its_prototype():
     header = _header_prototypes()
     raw = _raw_comment_prototypes()
-    assert len(header) >= 17, header  # SPEC §7's core
+    assert len(header) >= 17, header  # docs/CONFIG.md's core
     assert raw == header
 
 

@@ -1,4 +1,4 @@
-"""Reliability of the Python layer (issue 6): closed engines, the finalizer seen from the library,
+"""Reliability of the Python layer: closed engines, the finalizer seen from the library,
 Ctrl-C during a checkpointing search, and hostile bytes and files given to Engine.load."""
 
 from __future__ import annotations

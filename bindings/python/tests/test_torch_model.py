@@ -1,15 +1,20 @@
-"""daas.torch's search space as modules: the op registry, the cell layout (SPEC §1), the node formula
-(SPEC §2), one-hot discretized networks and BatchNorm re-estimation. CPU, small tensors."""
+"""daas.torch's search space as modules: the op registry, the cell layout (docs/DESIGN.md, Flat layouts), the node formula
+(docs/DESIGN.md, Relaxation), one-hot discretized networks and BatchNorm re-estimation. CPU, small tensors."""
 
 from __future__ import annotations
 
 import copy
+import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
 import daas
+from conftest import PKG_ROOT
 from daas.torch import ops as ops_mod
 from daas.torch.evaluate import discrete_weights, reestimate_batchnorm
 from daas.torch.model import PRESETS, MixedOp, Network, SearchCell, SpaceSpec, default_layout
@@ -116,6 +121,34 @@ def test_keep_forms_match_the_engine() -> None:
         assert SpaceSpec.parse(space).cells[0].keep == want
         with daas.Engine({"space": space}) as eng:
             assert eng.config["space"]["cells"][0]["keep"] == list(want)
+
+
+def test_presets_are_the_engines() -> None:
+    # The names are the engine's: its message for an unknown preset lists them all.
+    with pytest.raises(daas.InvalidConfigError) as exc:
+        daas.Engine({"space": "no-such-preset"})
+    known = re.search(r"\(known: ([^)]*)\)", exc.value.message)
+    assert known and known.group(1).split(", ") == list(PRESETS), exc.value.message
+    # The spaces are the engine's, and SpaceSpec builds the same layout from them.
+    for name in PRESETS:
+        with daas.Engine({"space": name}) as eng:
+            assert PRESETS[name] == eng.config["space"], name
+            assert SpaceSpec.parse(name).sizes == eng.sizes, name
+        assert SpaceSpec.parse(name).to_json_object() == PRESETS[name], name
+    # Each lookup is a fresh copy.
+    PRESETS["darts"]["ops"].append("changed")
+    assert "changed" not in PRESETS["darts"]["ops"]
+
+
+def test_presets_need_no_library_until_a_space_is_read() -> None:
+    code = (
+        "import daas._library as L\n"
+        "from daas.torch.model import PRESETS, SpaceSpec\n"
+        "assert list(PRESETS) and 'darts' in PRESETS and 'x' not in PRESETS and len(PRESETS) == 3\n"
+        "assert L._lib is None, 'importing daas.torch or listing PRESETS loaded libdaas'\n"
+        "assert PRESETS['darts']['ops'] and L._lib is not None\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ, PYTHONPATH=str(PKG_ROOT)))
 
 
 def _cell_with_states(spec_space, C=3, reduction=False):

@@ -1,5 +1,5 @@
 """daas.torch's search loop and `python -m daas.torch.search` (what `make search` runs), on tiny
-settings: every output file, the report's keys, the small-data scaling of SPEC §9, user data from an
+settings: every output file, the report's keys, the small-data scaling of docs/SEARCH.md, Settings scaled to a small data set, user data from an
 .npz. CPU, a few seconds each."""
 
 from __future__ import annotations

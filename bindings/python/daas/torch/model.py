@@ -1,7 +1,7 @@
 """The search space as PyTorch modules: a mixed op, a search cell for any space the engine accepts,
 and a supernet (stem, cells, classifier) driven by the engine's flat weight tensors.
 
-Layout (SPEC §1): a cell type with ``inputs`` inputs and ``nodes`` intermediate nodes has one edge
+Layout (docs/DESIGN.md, Flat layouts): a cell type with ``inputs`` inputs and ``nodes`` intermediate nodes has one edge
 from every earlier state into node ``j``; edges are ordered node ``j`` ascending, then input ``i``
 ascending, so ``e(j, i) = sum_{j'<j} (inputs + j') + i``. The engine's op weights are
 ``[cell type][edge][op]`` and its edge weights ``[cell type][edge]``, cell types in config order.
@@ -19,9 +19,11 @@ spatial size of the newest one by a 1x1 ReLU-conv-BN or factorized reductions.
 
 from __future__ import annotations
 
+import copy
 import json
+import threading
 from dataclasses import dataclass
-from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -31,20 +33,58 @@ from .ops import FactorizedReduce, ReLUConvBN, build_op, check_ops
 
 __all__ = ["CellSpec", "SpaceSpec", "MixedOp", "SearchCell", "Network", "default_layout", "PRESETS"]
 
-_DARTS_OPS = ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
-              "dil_conv_3x3", "dil_conv_5x5")
+# The names of the engine's preset spaces (the values of the config's "space" key; a test compares
+# them with the list the engine gives). What each one holds is never written here: PRESETS reads it
+# from the engine.
+_PRESET_NAMES = ("darts", "darts-none", "nb201")
 
-# The engine's presets (SPEC §1), spelled out the way a custom space would be.
-PRESETS: Mapping[str, Mapping[str, Any]] = {
-    "darts": {"ops": list(_DARTS_OPS), "discard": [],
-              "cells": [{"name": "normal", "inputs": 2, "nodes": 4, "keep": 2},
-                        {"name": "reduce", "inputs": 2, "nodes": 4, "keep": 2}]},
-    "darts-none": {"ops": ["none", *_DARTS_OPS], "discard": ["none"],
-                   "cells": [{"name": "normal", "inputs": 2, "nodes": 4, "keep": 2},
-                             {"name": "reduce", "inputs": 2, "nodes": 4, "keep": 2}]},
-    "nb201": {"ops": ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"], "discard": [],
-              "cells": [{"name": "cell", "inputs": 1, "nodes": 3, "keep": "all"}]},
-}
+
+class _EnginePresets(Mapping[str, Mapping[str, Any]]):
+    """The engine's preset spaces by name, each spelled out the way a custom space would be (``ops``,
+    ``discard``, ``cells`` with a ``keep`` list per cell type).
+
+    The spaces are the engine's own (``daas.Engine({"space": name}).config["space"]``), read from
+    libdaas on the first lookup, so importing daas.torch does not load the library; names and
+    membership need no library at all. Each lookup returns a fresh copy, free to modify.
+    """
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self._names = tuple(names)
+        self._spaces: Optional[Mapping[str, Mapping[str, Any]]] = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Mapping[str, Mapping[str, Any]]:
+        with self._lock:
+            if self._spaces is None:
+                from ..engine import Engine
+
+                spaces = {}
+                for name in self._names:
+                    with Engine({"space": name}) as eng:
+                        spaces[name] = eng.config["space"]
+                self._spaces = spaces
+            return self._spaces
+
+    def __getitem__(self, name: str) -> Mapping[str, Any]:
+        if name not in self._names:
+            raise KeyError(name)
+        return copy.deepcopy(self._load()[name])
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return f"<daas.torch presets {', '.join(self._names)}: read from libdaas>"
+
+
+#: The engine's presets (see :class:`_EnginePresets`): ``PRESETS["darts"]["ops"]`` is the DARTS op list.
+PRESETS: Mapping[str, Mapping[str, Any]] = _EnginePresets(_PRESET_NAMES)
 
 
 @dataclass(frozen=True)
@@ -62,7 +102,7 @@ class CellSpec:
         return self.nodes * self.inputs + self.nodes * (self.nodes - 1) // 2
 
     def edge_index(self, j: int, i: int) -> int:
-        """Index of the edge from state ``i`` into node ``j`` within the cell (SPEC §1)."""
+        """Index of the edge from state ``i`` into node ``j`` within the cell (docs/DESIGN.md, Flat layouts)."""
         if not (0 <= j < self.nodes and 0 <= i < self.inputs + j):
             raise IndexError(f"daas.torch: cell {self.name!r} has no edge from state {i} into node {j}")
         return j * self.inputs + j * (j - 1) // 2 + i
@@ -70,7 +110,7 @@ class CellSpec:
 
 @dataclass(frozen=True)
 class SpaceSpec:
-    """A search space: cell types sharing one op list (SPEC §1)."""
+    """A search space: cell types sharing one op list (docs/DESIGN.md, Flat layouts)."""
 
     ops: Tuple[str, ...]
     discard: Tuple[str, ...]

@@ -197,7 +197,7 @@ def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epoch
 
 
 # ---------------------------------------------------------------------------------------------
-# Settings scaled to a small data set (SPEC §9)
+# Settings scaled to a small data set (docs/SEARCH.md, Settings scaled to a small data set)
 
 #: The discreteness controller ``make search`` turns on for DAAS (see include/daas.h, "control"):
 #: every kept edge's op weight and every node's kept mass at 0.99 or more by the controller's
@@ -219,7 +219,7 @@ def scaled_config(method: str, epochs: int, steps_per_epoch: int, *, space: Any 
                   delay: Optional[int] = None, control: Optional[Mapping[str, Any]] = None
                   ) -> Tuple[Dict[str, Any], List[str]]:
     """An engine config for a search of ``epochs`` epochs of ``steps_per_epoch`` steps, and the lines
-    that explain its choices (SPEC §9):
+    that explain its choices (docs/SEARCH.md, Settings scaled to a small data set):
 
     - architecture learning rate (α and β) ``travel / (epochs * steps_per_epoch)`` so the parameters can
       move about as far as in the reference's CIFAR-10 run (391 x 50 steps at 3e-4, ≈ 6), unless
@@ -623,7 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default: %(default)s)")
     p.add_argument("--lr", type=float, default=0.025, help="weight learning rate (SGD, cosine to 0.001; default: %(default)s)")
     p.add_argument("--arch-lr", type=float, default=None,
-                   help="architecture learning rate; default TRAVEL / total steps (SPEC §9)")
+                   help="architecture learning rate; default TRAVEL / total steps (docs/SEARCH.md, Settings scaled to a small data set)")
     p.add_argument("--travel", type=float, default=6.0, help="target arch lr x total steps when --arch-lr is unset (default: %(default)s)")
     p.add_argument("--lambda-c", type=float, default=0.3, help="final value of the linear lambda_c schedule (default: %(default)s)")
     p.add_argument("--delay", type=int, default=None,
