@@ -45,7 +45,7 @@ func daasgo_engine_load(data *C.uint8_t, n C.size_t, out *C.uint64_t) (st C.int3
 	if data == nil {
 		return fail(engine.Errorf(engine.ErrInvalidArgument, "data is NULL"))
 	}
-	if out != nil && uint64(n) > maxStateLen {
+	if uint64(n) > maxStateLen {
 		return fail(engine.Errorf(engine.ErrInvalidArgument, "len %d is larger than any state can be", uint64(n)))
 	}
 	return registerNew(out, func() (*engine.Engine, error) {
@@ -67,14 +67,14 @@ func daasgo_engine_load_file(path *C.char, out *C.uint64_t) (st C.int32_t) {
 func daasgo_engine_save_file(h C.uint64_t, path *C.char) (st C.int32_t) {
 	defer recoverInto(&st)
 	var state []byte
-	if st := withEngine(h, func(e *engine.Engine) error {
+	if status := withEngine(h, func(e *engine.Engine) error {
 		if path == nil {
 			return engine.Errorf(engine.ErrInvalidArgument, "path is NULL")
 		}
 		state = e.Save()
 		return nil
-	}); st != C.DAAS_OK {
-		return st
+	}); status != C.DAAS_OK {
+		return status
 	}
 	// The file is written and flushed without the engine's lock: steps go on meanwhile.
 	if err := engine.WriteStateFile(C.GoString(path), state); err != nil {
@@ -268,5 +268,26 @@ func daasgo_engine_bytes(h C.uint64_t, kind C.int, out *C.daas_bytes) (st C.int3
 	}
 	copy(unsafe.Slice((*byte)(p), len(b)), b)
 	out.data, out.len = (*C.uint8_t)(p), C.size_t(len(b))
+	return C.DAAS_OK
+}
+
+//export daasgo_write_file
+func daasgo_write_file(path *C.char, data *C.uint8_t, n C.size_t) (st C.int32_t) {
+	defer recoverInto(&st)
+	switch {
+	case path == nil:
+		return fail(engine.Errorf(engine.ErrInvalidArgument, "path is NULL"))
+	case data == nil && n > 0:
+		return fail(engine.Errorf(engine.ErrInvalidArgument, "data is NULL with len %d", uint64(n)))
+	case uint64(n) > maxStateLen:
+		return fail(engine.Errorf(engine.ErrInvalidArgument, "len %d is larger than any file daas writes", uint64(n)))
+	}
+	var b []byte
+	if n > 0 {
+		b = unsafe.Slice((*byte)(data), int(n)) // borrowed for the call only: WriteFile keeps no reference
+	}
+	if err := engine.WriteFile(C.GoString(path), b); err != nil {
+		return fail(err)
+	}
 	return C.DAAS_OK
 }

@@ -135,6 +135,10 @@ daas_status daas_engine_save_file(const daas_engine *engine, const char *path) {
     return daasgo_engine_save_file(handle_id(engine), (char *)path);
 }
 
+daas_status daas_write_file(const char *path, const uint8_t *data, size_t len) {
+    return daasgo_write_file((char *)path, (uint8_t *)data, len);
+}
+
 daas_status daas_engine_config(const daas_engine *engine, daas_bytes *json_out) {
     return daasgo_engine_bytes(handle_id(engine), DAASGO_CONFIG, json_out);
 }

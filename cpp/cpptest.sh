@@ -17,15 +17,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 step() { printf '== %s\n' "$*"; }
 
-# cmake and GoogleTest from Debian, installed only when missing
-missing=()
-command -v cmake >/dev/null || missing+=(cmake)
-dpkg -s libgtest-dev >/dev/null 2>&1 || missing+=(libgtest-dev)
-if ((${#missing[@]})); then
-  step "installing ${missing[*]}"
-  sudo=(); [[ $(id -u) == 0 ]] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
-fi
+# cmake and GoogleTest come from tools/setup-debian.sh (`make deps`, which `make cpptest` runs first).
+command -v cmake >/dev/null && dpkg -s libgtest-dev >/dev/null 2>&1 ||
+  { echo "cpptest.sh: cmake or GoogleTest is missing: run make deps (tools/setup-debian.sh)" >&2; exit 1; }
 
 FB_INCLUDE="$(go list -m -f '{{.Dir}}' github.com/google/flatbuffers)/include"
 step "daas.hpp alone: C++17 and C++20 with -Wall -Wextra -pedantic -Werror -Wshadow -Wconversion -Wsign-conversion"

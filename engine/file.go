@@ -40,7 +40,15 @@ func (e *Engine) SaveFile(path string) error {
 // WriteStateFile writes state (bytes from Save) to path exactly as SaveFile does. It lets a caller
 // that guards the engine with a lock take the bytes under the lock and do the slow part, the
 // writing and the two flushes, outside it.
-func WriteStateFile(path string, state []byte) (err error) {
+func WriteStateFile(path string, state []byte) error { return WriteFile(path, state) }
+
+// WriteFile is the one file writer of daas: it writes data to path atomically (a temporary file next
+// to path, written and synced, renamed over path, the folder synced), so a crash, kill or power loss
+// leaves either the earlier file or the new one, never a torn one; an existing file keeps its mode.
+// States, checkpoints, reports and figures of every language go through it (the C ABI exports it as
+// daas_write_file). On failure it removes its temporary file and leaves path as it was; the errors
+// are ErrInvalidArgument for an empty path and ErrIO naming the path and the system's reason.
+func WriteFile(path string, data []byte) (err error) {
 	if path == "" {
 		return Errorf(ErrInvalidArgument, "path is empty")
 	}
@@ -66,7 +74,7 @@ func WriteStateFile(path string, state []byte) (err error) {
 			_ = os.Remove(tmp) // gone already when the failure came after the rename
 		}
 	}()
-	if _, err := f.Write(state); err != nil {
+	if _, err := f.Write(data); err != nil {
 		return ioError("write", path, err)
 	}
 	if err := f.Chmod(mode); err != nil {

@@ -360,6 +360,18 @@ daas_status daas_engine_metrics_fb(const daas_engine *engine, daas_bytes *out);
  * flushed, so a step from another thread does not wait for the disk. Since 0.1.0. */
 daas_status daas_engine_save_file(const daas_engine *engine, const char *path);
 
+/* daas_write_file writes len bytes at data to the file at path with the writer daas_engine_save_file
+ * uses, with the same guarantees: a temporary file next to path, written and flushed (fsync), renamed
+ * over path, the folder flushed; an earlier file at path is either left whole or replaced whole. It
+ * is the one file writer of the project: the Python package writes its checkpoints, reports and
+ * figures through it. len may be 0 (data may then be NULL).
+ *   path  NUL-terminated file path (borrowed); its folder must exist.
+ *   data  the bytes (borrowed for the call).
+ * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL or empty path, NULL data with len > 0, or len
+ * over 2^47; DAAS_E_IO as daas_engine_save_file. Ownership: nothing is retained. Needs no engine and
+ * is safe from any thread. Since 0.2.0. */
+daas_status daas_write_file(const char *path, const uint8_t *data, size_t len);
+
 /* daas_engine_load_file creates an engine from a file written by daas_engine_save_file (or holding
  * the bytes of daas_engine_save), like daas_engine_load: it continues bit-identically. The file's
  * size is checked before it is read: a file larger than any state can be (2^31 bytes) is refused

@@ -15,10 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOOP=${1:-500}
-if ! command -v valgrind >/dev/null; then
-  echo "valgrind missing: installing it with apt-get"
-  if [[ $(id -u) -eq 0 ]]; then apt-get update -qq && apt-get install -y -qq valgrind; else sudo apt-get update -qq && sudo apt-get install -y -qq valgrind; fi
-fi
+command -v valgrind >/dev/null ||
+  { echo "valgrind.sh: valgrind is missing: run make deps (tools/setup-debian.sh)" >&2; exit 1; }
 out=${VALGRIND_OUT:-$(mktemp -d)}
 mkdir -p "$out/lib"
 go build -trimpath -buildmode=c-shared \

@@ -8,7 +8,7 @@ PY=${1:?usage: run.sh PYTHON}
 EPOCHS=${EPOCHS:-2} STEPS=${STEPS:-8} BATCH=${BATCH:-32}
 out=build/libtorch
 export PYTHONPATH="$PWD/bindings/python" DAAS_LIBRARY="$PWD/build/libdaas.so"
-command -v cmake >/dev/null || { sudo=(); [[ $(id -u) == 0 ]] || sudo=(sudo); "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq cmake; }
+command -v cmake >/dev/null || { echo "run.sh: cmake is missing: run make deps (tools/setup-debian.sh)" >&2; exit 1; }
 
 bash cpp/cmake/configure.sh build
 [[ -s $out/digits.bin ]] || { mkdir -p "$out" && "$PY" examples/libtorch/write_digits.py "$out/digits.bin"; }

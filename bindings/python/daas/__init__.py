@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _library
-from .engine import Engine, Sizes
+from .engine import Engine, Sizes, write_file
 from .errors import (
     CopyWarning,
     CorruptStateError,
@@ -48,6 +48,7 @@ from .genotype import Genotype
 
 __all__ = [
     "Engine",
+    "write_file",
     "Sizes",
     "Genotype",
     "DaasError",

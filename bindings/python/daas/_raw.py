@@ -138,6 +138,9 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     # daas_status daas_engine_save_file(const daas_engine *engine, const char *path);
     status_fn("daas_engine_save_file", daas_engine_p, c_char_p)
 
+    # daas_status daas_write_file(const char *path, const uint8_t *data, size_t len);
+    status_fn("daas_write_file", c_char_p, POINTER(c_uint8), c_size_t)
+
     # daas_status daas_engine_load_file(const char *path, daas_engine **out);
     status_fn("daas_engine_load_file", c_char_p, POINTER(daas_engine_p))
 

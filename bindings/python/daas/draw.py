@@ -29,7 +29,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from typing import Any, Dict, List, Mapping, Optional, Union
 
 __all__ = ["FORMATS", "DrawError", "GraphvizMissingError", "GraphvizFailedError", "cells_of", "cell_inputs",
@@ -214,42 +213,25 @@ def output_format(path: Union[str, "os.PathLike[str]"]) -> str:
 def render(genotype: Genotypeish, path: Union[str, "os.PathLike[str]"], cell: Optional[str] = None,
            timeout: float = 60.0) -> str:
     """Draw the genotype's cells into ``path``, its format taken from the extension (``.svg``,
-    ``.png``, ``.pdf``; ``.dot``/``.gv`` for the DOT source). The file is written to a temporary file
-    in the same folder and renamed over ``path``, so a reader never sees half a file. Returns
-    ``path``."""
+    ``.png``, ``.pdf``; ``.dot``/``.gv`` for the DOT source). ``dot`` renders to memory and the file is
+    written by libdaas's one writer (:func:`daas.write_file`), so a reader never sees half a file.
+    Returns ``path``."""
+    from .engine import write_file
+
     path = os.fspath(path)
     fmt = output_format(path)
     source = to_dot(genotype, cell)
-    dot = None if fmt == "dot" else find_dot()
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    if fmt == "dot":
+        write_file(path, source.encode("utf-8"))
+        return path
+    dot = find_dot()
     try:
-        if dot is None:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(source)
-        else:
-            os.close(fd)
-            try:
-                proc = subprocess.run([dot, f"-T{fmt}", "-o", tmp], input=source.encode("utf-8"),
-                                      capture_output=True, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                raise GraphvizFailedError(f"dot took longer than {timeout:.0f} s") from None
-            if proc.returncode != 0 or os.path.getsize(tmp) == 0:
-                said = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-                raise GraphvizFailedError(f"dot -T{fmt} failed (exit status {proc.returncode})"
-                                          + (f": {said[0]}" if said else ""))
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        proc = subprocess.run([dot, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise GraphvizFailedError(f"dot took longer than {timeout:.0f} s") from None
+    if proc.returncode != 0 or not proc.stdout:
+        said = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GraphvizFailedError(f"dot -T{fmt} failed (exit status {proc.returncode})"
+                                  + (f": {said[0]}" if said else ""))
+    write_file(path, proc.stdout)
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

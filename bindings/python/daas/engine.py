@@ -166,6 +166,19 @@ def _missing_gradient(name: str) -> str:
             f"backward() (or torch.autograd.grad) before reading .grad")
 
 
+def write_file(path: Union[str, "os.PathLike[str]"], data: Union[bytes, bytearray, memoryview]) -> None:
+    """Write ``data`` to ``path`` atomically with libdaas's one file writer (``daas_write_file``): a
+    temporary file next to ``path``, written and synced, renamed over it, the folder synced, so a crash
+    leaves the earlier file or the new one, never a torn one. Raises DaasIOError naming the path and
+    the system's reason; on failure an earlier file at ``path`` is left as it was."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"daas: write_file needs bytes, got {type(data).__name__}")
+    raw = bytes(data)
+    lib = _library.get()
+    ptr = ctypes.cast(ctypes.c_char_p(raw), ctypes.POINTER(ctypes.c_uint8))
+    lib.daas_write_file(_encode_path(path), ptr, len(raw))
+
+
 def _load_handle(data: bytes) -> Any:
     """A new engine handle loaded from state bytes."""
     lib = _library.get()

@@ -33,7 +33,6 @@ among the ops not discarded; ties to the lower index).
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -63,28 +62,16 @@ def pyplot() -> Any:
 
 
 def save_figure(fig: Any, path: str, dpi: int = 90) -> str:
-    """Save ``fig`` as a PNG at ``path`` through a temporary file in the same folder, renamed over
-    ``path`` (a reader never sees half a file). Returns ``path``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi, format="png")
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Save ``fig`` as a PNG at ``path`` with libdaas's one file writer (:func:`daas.write_file`: written
+    whole or not at all, synced). Returns ``path``."""
+    import io
+
+    from .engine import write_file
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=dpi, format="png")
+    write_file(path, buf.getvalue())
     return path
-
-
-# ---------------------------------------------------------------------------------------------
-# The space's layout and the relaxation
 
 
 def cell_edges(cell: Mapping[str, Any]) -> int:

@@ -282,18 +282,18 @@ def _device_words(dev: torch.device) -> str:
 
 
 def _atomic_write(path: str, data: bytes) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Every file of a run goes through libdaas's one writer (daas.write_file: whole or not at all, synced)."""
+    import daas
+
+    daas.write_file(path, data)
 
 
 def _atomic_torch_save(obj: Any, path: str) -> None:
-    tmp = path + ".tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    import io
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    _atomic_write(path, buf.getvalue())
 
 
 #: The per-epoch scalars written with --tensorboard, from the engine's metrics.
