@@ -1,4 +1,4 @@
-// Package capi is the C ABI of daas (SPEC §7, include/daas.h): Go exports under internal names
+// Package capi is the C ABI of daas (include/daas.h; the rules in docs/ABI.md): Go exports under internal names
 // (daasgo_*) that shim.c wraps into the public, const-correct daas_* functions; capi/lib builds them
 // into libdaas.so.
 //

@@ -1,7 +1,7 @@
 /*
  * daas.h - the C ABI of daas, an embeddable engine for Discretization-Aware Architecture Search
- * (DAAS, Tian et al. 2020). This header is the manual of libdaas.so; the contract behind it is
- * SPEC.md of the daas project.
+ * (DAAS, Tian et al. 2020). This header is the manual of libdaas.so; docs/DESIGN.md explains the
+ * system and its formulas, docs/ABI.md the rules every function follows, docs/CONFIG.md the config.
  *
  * WHAT THE ENGINE DOES
  *   The engine owns the architecture side of a differentiable NAS search: the architecture
@@ -145,7 +145,7 @@ const char *daas_status_string(daas_status status);
  * configured seed (the same config gives the same engine on every machine).
  *   config_json  NUL-terminated JSON object; "" or "{}" means all defaults (the darts preset, method
  *                daas, 50 epochs, seed 0, device "cpu"). Keys: space, method, epochs, seed, gradient,
- *                device, optimizer, loss, control (see SPEC.md section 7 and README). device is where
+ *                device, optimizer, loss, control (every key: docs/CONFIG.md). device is where
  *                the architecture side computes: "cpu" (the default) is the only device of this
  *                build; "cuda" is DAAS_E_DEVICE (this libdaas was built without the GPU path).
  *                optimizer.alpha_start_epoch and loss.lambda_alpha.delay default to
@@ -206,7 +206,7 @@ daas_status daas_engine_get_alpha(const daas_engine *engine, float *out, size_t 
 daas_status daas_engine_get_beta(const daas_engine *engine, float *out, size_t n_edges);
 
 /* daas_engine_get_weights writes the mixing weights the supernet uses in its forward pass
- * (SPEC.md section 2): op weights A (softmax of the sharpened alpha per edge) and edge weights W.
+ * (docs/DESIGN.md, Relaxation): op weights A (softmax of the sharpened alpha per edge) and edge weights W.
  *   op_out, n_alpha    a caller buffer of exactly n_alpha floats, [cell][edge][op].
  *   edge_out, n_edges  a caller buffer of exactly n_edges floats, [cell][edge].
  * Returns DAAS_OK; DAAS_E_INVALID_ARGUMENT for a NULL pointer, an invalid handle or a wrong length.
@@ -222,7 +222,7 @@ daas_status daas_engine_get_weights(const daas_engine *engine, float *op_out, si
  * Needs exclusive access to the engine. Since 0.1.0. */
 daas_status daas_engine_set_epoch(daas_engine *engine, int32_t epoch);
 
-/* daas_engine_step applies one architecture step (SPEC.md section 4): the task-loss gradients are
+/* daas_engine_step applies one architecture step (docs/DESIGN.md, One step and The Adam step): the task-loss gradients are
  * pulled back through the relaxation, the discretization-loss gradients of the current epoch are
  * added, and one Adam step updates alpha and beta.
  *   grad_op, n_alpha    dL/d(op weights), exactly n_alpha floats, [cell][edge][op].
@@ -236,8 +236,8 @@ daas_status daas_engine_set_epoch(daas_engine *engine, int32_t epoch);
 daas_status daas_engine_step(daas_engine *engine, const float *grad_op, size_t n_alpha,
                              const float *grad_edge, size_t n_edges);
 
-/* daas_engine_discretize returns the genotype of the current alpha and beta as JSON (SPEC.md
- * section 5), self-describing:
+/* daas_engine_discretize returns the genotype of the current alpha and beta as JSON (docs/DESIGN.md,
+ * Discretization), self-describing:
  *   {"format": 1, "method", "ops": [...], "discard": [...] (left out when empty),
  *    "cells": [{"name", "inputs", "keep": [k_0, ...], "concat": [...],
  *               "nodes": [[{"input", "op", "weight"}, ...], ...]}, ...],

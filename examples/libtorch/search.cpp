@@ -34,7 +34,7 @@ namespace nn = torch::nn;
 namespace {
 
 // ---------------------------------------------------------------------------------------------
-// Ops of the darts space, in the engine's order (SPEC section 1).
+// Ops of the darts space, in the engine's order (docs/DESIGN.md, Flat layouts).
 
 const std::vector<std::string> kOps = {"max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
                                        "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"};
@@ -88,7 +88,7 @@ nn::Sequential make_op(const std::string &name, int64_t c, int64_t stride) {
 // Search cell and supernet.
 
 // A search cell: node j = sum_i W[e(j,i)] * sum_o A[e(j,i), o] * op_o(state_i), edges ordered node j
-// ascending, then input i ascending (SPEC section 1).
+// ascending, then input i ascending (docs/DESIGN.md, Flat layouts).
 struct CellImpl : nn::Module {
     static constexpr int kNodes = 4;
     bool reduction;
