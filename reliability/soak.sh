@@ -18,7 +18,7 @@ trap 'rm -rf "$tmp"' EXIT
 t() { local t0=$SECONDS; "$@"; echo "   ($((SECONDS - t0)) s)"; }
 echo "== 1. engine: $STEPS random steps per method, nothing NaN/Inf"
 t env DAAS_ROBUST_STEPS="$STEPS" "$GO" test -count=1 -run 'TestRobustLongRandomRun' -v ./engine/ | grep -E 'steps|^(ok|FAIL|---)'
-${CC:-cc} -std=gnu11 -O2 -g -Iinclude reliability/stress.c -Lbuild -ldaas -Wl,-rpath,"$PWD/build" -lpthread -lm -o "$tmp/stress"
+${CC:-cc} -std=gnu11 -O2 -g -Iinclude reliability/stress.c capi/abitest/stress_threads.c -Lbuild -ldaas -Wl,-rpath,"$PWD/build" -lpthread -lm -o "$tmp/stress"
 echo "== 2. resident memory across $STEPS steps"
 t "$tmp/stress" soak "$STEPS" | tail -4
 echo "== 3. 8 threads x $CALLS calls (native, then go test -race)"

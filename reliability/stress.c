@@ -6,8 +6,14 @@
  *   stress soak STEPS            STEPS steps on one engine, resident memory printed every 10%
  * Exit status 0 when every check passed. The threads and fuzz code is capi/abitest/stress_threads.c,
  * which go test also runs under -race.
- * Build: cc -O1 -g -Iinclude reliability/stress.c -Lbuild -ldaas -Wl,-rpath,$PWD/build -lpthread -lm */
-#include "../capi/abitest/stress_threads.c"
+ * Build: cc -O1 -g -Iinclude reliability/stress.c capi/abitest/stress_threads.c -Lbuild -ldaas -Wl,-rpath,$PWD/build -lpthread -lm */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../capi/abitest/stress_threads.h"
+#include "../capi/abitest/try.h"
 
 static long rss_kib(void) {
     FILE *f = fopen("/proc/self/status", "r");
@@ -20,14 +26,7 @@ static long rss_kib(void) {
     return kib;
 }
 
-#define TRY(call)                                                                                  \
-    do {                                                                                           \
-        daas_status st_ = (call);                                                                  \
-        if (st_ != DAAS_OK) {                                                                      \
-            fprintf(stderr, "%s: %s: %s\n", #call, daas_status_string(st_), daas_last_error_message()); \
-            return 1;                                                                              \
-        }                                                                                          \
-    } while (0)
+#define TRY DAAS_TRY
 
 static int loop(long n, const char *dir) {
     char path[512];

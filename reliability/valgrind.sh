@@ -25,7 +25,7 @@ go build -trimpath -buildmode=c-shared \
 ln -sf libdaas.so "$out/lib/libdaas.so.1"
 CC=${CC:-cc}
 $CC -std=c99 -g -Iinclude examples/c/search.c -L"$out/lib" -ldaas -Wl,-rpath,"$out/lib" -o "$out/search"
-$CC -std=gnu11 -O1 -g -Iinclude reliability/stress.c -L"$out/lib" -ldaas -Wl,-rpath,"$out/lib" -lpthread -lm -o "$out/stress"
+$CC -std=gnu11 -O1 -g -Iinclude reliability/stress.c capi/abitest/stress_threads.c -L"$out/lib" -ldaas -Wl,-rpath,"$out/lib" -lpthread -lm -o "$out/stress"
 VG=(valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect
     --errors-for-leak-kinds=definite,indirect --suppressions=reliability/go.supp --error-exitcode=99)
 status=0

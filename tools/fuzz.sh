@@ -53,7 +53,7 @@ if [ -f build/libdaas.so ]; then
   echo "== daas_engine_load from C: $loads inputs, seed $seed"
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
-  ${CC:-cc} -std=gnu11 -O2 -Iinclude reliability/stress.c -Lbuild -ldaas -Wl,-rpath,"$PWD/build" -lpthread -lm -o "$tmp/stress"
+  ${CC:-cc} -std=gnu11 -O2 -Iinclude reliability/stress.c capi/abitest/stress_threads.c -Lbuild -ldaas -Wl,-rpath,"$PWD/build" -lpthread -lm -o "$tmp/stress"
   if ! "$tmp/stress" fuzz "$loads" "$seed"; then
     failed+=("C load fuzz (seed $seed)")
   fi

@@ -1,10 +1,8 @@
 package abitest
 
 /*
-#include <stdint.h>
 #include <stdlib.h>
-long stress_threads(int threads, long calls, const char *dir, char *report, size_t cap);
-long stress_fuzz_load(long iterations, uint64_t seed, char *report, size_t cap);
+#include "stress_threads.h"
 */
 import "C"
 

@@ -19,9 +19,8 @@
 #include <string.h>
 
 #include "daas.h"
+#include "stress_threads.h"
 
-#define STRESS_MAX_ALPHA 512
-#define STRESS_MAX_EDGES 128
 #define STRESS_EPOCHS 6
 
 typedef struct {
@@ -51,7 +50,7 @@ static uint64_t stress_rand(uint64_t *s) {
     return *s >> 17;
 }
 
-static void stress_fill(float *x, size_t n, uint64_t *s, float scale) {
+void stress_fill(float *x, size_t n, uint64_t *s, float scale) {
     for (size_t i = 0; i < n; i++) {
         x[i] = scale * ((float)(stress_rand(s) & 0xffffff) / (float)(1 << 24) * 2.0f - 1.0f);
     }

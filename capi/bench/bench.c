@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "daas.h"
+#include "../abitest/try.h"
 
 static double now_ns(void) {
     struct timespec ts;
@@ -14,14 +15,7 @@ static double now_ns(void) {
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-#define CHECKED(call)                                                                              \
-    do {                                                                                           \
-        daas_status st_ = (call);                                                                  \
-        if (st_ != DAAS_OK) {                                                                      \
-            fprintf(stderr, "%s: %s\n", #call, daas_last_error_message());                        \
-            return 1;                                                                              \
-        }                                                                                          \
-    } while (0)
+#define CHECKED DAAS_TRY
 
 int main(int argc, char **argv) {
     long iters = argc > 1 ? atol(argv[1]) : 200000;
