@@ -164,12 +164,7 @@ def read_genotype(path: str) -> Tuple[Dict[str, Any], Optional[str]]:
         if cur["genotype"] is None:
             raise CLIError(f"{path}: {cur['note']}")
         return cur["genotype"], (None if cur["source"] == "libdaas" else cur["note"])
-    with open(path, "rb") as f:
-        data = f.read()
-    try:
-        obj = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise CLIError(f"{path}: neither a daas state nor JSON") from None
+    obj = _read_json(path, "neither a daas state nor JSON")
     if isinstance(obj, dict) and isinstance(obj.get("genotype"), dict) and "cells" not in obj:
         obj = obj["genotype"]
     if not isinstance(obj, dict) or not isinstance(obj.get("cells"), list):
@@ -177,17 +172,22 @@ def read_genotype(path: str) -> Tuple[Dict[str, Any], Optional[str]]:
     return obj, None
 
 
+def _read_json(path: str, what: str) -> Any:
+    """The parsed JSON in the file at ``path``; CLIError "<path>: <what>" when it is not JSON."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise CLIError(f"{path}: {what}") from None
+
+
 def read_report(run: str) -> Tuple[str, Dict[str, Any]]:
     """(path, report) of a run folder's report.json, or of a report.json path."""
     path = os.path.join(run, "report.json") if os.path.isdir(run) else run
     if os.path.isdir(run) and not os.path.isfile(path):
         raise CLIError(f"{run}: no report.json in this run folder")
-    with open(path, "rb") as f:
-        data = f.read()
-    try:
-        report = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise CLIError(f"{path}: not a JSON report") from None
+    report = _read_json(path, "not a JSON report")
     if not isinstance(report, dict) or "method" not in report:
         raise CLIError(f"{path}: not a search report (no 'method')")
     return path, report

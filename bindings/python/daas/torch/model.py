@@ -225,6 +225,17 @@ def default_layout(space: SpaceSpec, layers: int) -> List[str]:
     return out
 
 
+def preprocess(channels: int, level: int, target: int, C: int, affine: bool) -> nn.Module:
+    """What brings a cell input of ``channels`` channels at ``level`` spatial halvings to ``C`` channels
+    at the cell's ``target`` level: factorized reductions while it is larger, else a 1x1 ReLU-conv-BN.
+    The supernet's cells and the retrained network's share it, so both lay out the same network."""
+    if level < target:
+        steps: List[nn.Module] = [FactorizedReduce(channels, C, affine)]
+        steps += [FactorizedReduce(C, C, affine) for _ in range(target - level - 1)]
+        return nn.Sequential(*steps)
+    return ReLUConvBN(channels, C, 1, 1, 0, affine)
+
+
 class MixedOp(nn.Module):
     """All ops of the space on one edge: ``sum_o w_o * op_o(x)``."""
 
@@ -264,15 +275,7 @@ class SearchCell(nn.Module):
         self.spec = spec
         self.reduction = reduction
         target = max(level for _, level in in_shapes)
-        pre = []
-        for channels, level in in_shapes:
-            if level < target:
-                steps: List[nn.Module] = [FactorizedReduce(channels, C, affine)]
-                steps += [FactorizedReduce(C, C, affine) for _ in range(target - level - 1)]
-                pre.append(nn.Sequential(*steps))
-            else:
-                pre.append(ReLUConvBN(channels, C, 1, 1, 0, affine))
-        self.preprocess = nn.ModuleList(pre)
+        self.preprocess = nn.ModuleList(preprocess(channels, level, target, C, affine) for channels, level in in_shapes)
         self.edges = nn.ModuleList()
         for j in range(spec.nodes):
             for i in range(spec.inputs + j):

@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Batches, Dataset, Split
-from .model import CellSpec, SpaceSpec, default_layout
-from .ops import FactorizedReduce, Identity, ReLUConvBN, Zero, build_op, check_ops
+from .model import CellSpec, SpaceSpec, default_layout, preprocess
+from .ops import Identity, Zero, build_op, check_ops
 
 __all__ = ["DiscreteCell", "DiscreteNetwork", "check_genotype", "random_genotype", "train_from_scratch",
            "retrain"]
@@ -210,18 +210,9 @@ class DiscreteCell(nn.Module):
             raise ValueError(f"daas.torch: cell {spec.name!r}: every node must keep at least one input")
         used = {i for _, i, _ in self.choices if i < spec.inputs}
         target = max(level for _, level in in_shapes)
-        pre: List[nn.Module] = []
-        for i, (channels, level) in enumerate(in_shapes):
-            if i not in used:
-                pre.append(nn.Identity())  # never read; holds no parameters
-                continue
-            if level < target:
-                steps: List[nn.Module] = [FactorizedReduce(channels, C, affine)]
-                steps += [FactorizedReduce(C, C, affine) for _ in range(target - level - 1)]
-                pre.append(nn.Sequential(*steps))
-            else:
-                pre.append(ReLUConvBN(channels, C, 1, 1, 0, affine))
-        self.preprocess = nn.ModuleList(pre)
+        # An input no kept edge reads is never used: it gets no preprocessing (and no parameters).
+        self.preprocess = nn.ModuleList(preprocess(channels, level, target, C, affine) if i in used else nn.Identity()
+                                        for i, (channels, level) in enumerate(in_shapes))
         self._used = sorted(used)
         self.edges = nn.ModuleList()
         for _, i, op in self.choices:
