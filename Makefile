@@ -136,7 +136,7 @@ pytest-fast: venv $(LIB)
 ## random ones retrained from scratch; writes runs/ (SEEDS="0 1 2": one comparison per seed and
 ## runs/summary.{json,md}; SPACE=nb201 or a space file, e.g. examples/spaces/imbalanced.json).
 search: venv $(LIB) deps
-	$(PYENV) $(PY) -m daas.torch.search --epochs $(EPOCHS) --seeds "$(SEEDS)" --space $(SPACE) --out runs $(SEARCH_ARGS)
+	$(PYENV) $(PY) -m daas.cli search --epochs $(EPOCHS) --seeds "$(SEEDS)" --space $(SPACE) --out runs $(SEARCH_ARGS)
 
 ## schemas: regenerate the committed FlatBuffers code (Go, Python, C++) with flatc $(FLATC_VERSION).
 schemas: $(FLATC)

@@ -444,6 +444,11 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
     from .plots import plot_all
 
     pngs = plot_all(model.space, result.history, out_dir, title=name)
+    import daas.plots
+    import daas.state
+
+    # The plots of `daas plot`: kept edges and chosen ops marked, the final α per cell as a heatmap.
+    pngs += daas.plots.plot_state(daas.state.read(state_path), out_dir, title=name, now=metrics)
     pngs.append(_draw_cells(genotype, out_dir, log, name))
     _atomic_write(os.path.join(out_dir, "history.json"), json.dumps(result.history).encode())
     report = {
