@@ -13,6 +13,7 @@ PREFIX    ?= /usr/local
 EPOCHS    ?= 30
 SEEDS     ?= 0
 SPACE     ?= darts
+NPROC     ?= 1
 FUZZTIME  ?= 60s
 
 # The Python environment lives outside the checkout, keyed by the pinned requirements' hash, so
@@ -29,7 +30,8 @@ FLATC     := $(HOME)/.cache/daas/flatc-$(FLATC_VERSION)
 GO_SOURCES := $(shell find engine capi -name '*.go' -o -name '*.c' -o -name '*.h' -o -name '*.map' 2>/dev/null) go.mod go.sum include/daas.h
 
 # pytest's slow parts, left out of `make check` (each runs a real search or builds and installs a package).
-SLOW_PYTESTS := tests/test_torch_search.py tests/test_user_mistakes.py tests/test_cli.py tests/test_torch_retrain.py
+SLOW_PYTESTS := tests/test_torch_search.py tests/test_user_mistakes.py tests/test_cli.py tests/test_torch_retrain.py \
+                tests/test_distributed.py
 
 .PHONY: help test check search lib install schemas deps venv gotest gocheck crosstest ctest pytest pytest-fast fuzz bench clean
 
@@ -134,9 +136,11 @@ pytest-fast: venv $(LIB)
 
 ## search: a real DAAS search on scikit-learn's digits, then the DARTS baseline, then both genotypes and 3
 ## random ones retrained from scratch; writes runs/ (SEEDS="0 1 2": one comparison per seed and
-## runs/summary.{json,md}; SPACE=nb201 or a space file, e.g. examples/spaces/imbalanced.json).
+## runs/summary.{json,md}; SPACE=nb201 or a space file, e.g. examples/spaces/imbalanced.json; NPROC=2:
+## each search data-parallel on 2 processes under torchrun, one architecture, docs/SEARCH.md).
 search: venv $(LIB) deps
-	$(PYENV) $(PY) -m daas.cli search --epochs $(EPOCHS) --seeds "$(SEEDS)" --space $(SPACE) --out runs $(SEARCH_ARGS)
+	$(PYENV) $(if $(filter-out 0 1,$(NPROC)),$(PY) -m torch.distributed.run --standalone --nproc-per-node $(NPROC) -m daas.torch.search,$(PY) -m daas.cli search) \
+	  --epochs $(EPOCHS) --seeds "$(SEEDS)" --space $(SPACE) --out runs $(SEARCH_ARGS)
 
 ## schemas: regenerate the committed FlatBuffers code (Go, Python, C++) with flatc $(FLATC_VERSION).
 schemas: $(FLATC)

@@ -6,6 +6,8 @@
   supernet :class:`Network`, driven by the engine's flat op and edge weights.
 - :mod:`daas.torch.optim`: :class:`ArchitectureOptimizer`, the engine as a PyTorch optimizer over the
   op and edge weight tensors (``zero_grad``, ``step``, ``state_dict``).
+- :mod:`daas.torch.distributed`: data-parallel search on torch.distributed (one flat all-reduce of the
+  architecture gradients, state digests compared every epoch, deterministic shards).
 - :mod:`daas.torch.search`: the loop (``from daas.torch.search import search``) and
   ``python -m daas.torch.search`` (``make search``).
 - :mod:`daas.torch.evaluate`: the discretization gap (supernet vs. discretized network accuracy).

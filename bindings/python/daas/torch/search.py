@@ -11,6 +11,12 @@
 ``set_epoch`` starts every epoch; a checkpoint callback runs at the end of each. The loop times every
 step and the share of it spent inside daas (``weights`` and ``step``).
 
+Under ``torch.distributed`` (``torchrun``) the loop is data-parallel with one architecture: the
+supernet's weights train under ``DistributedDataParallel``, the architecture gradients of each rank's
+shard are averaged by one all-reduce before every ``Engine.step`` (so every rank's engine takes the
+same step), and the engines' state digests are compared after every epoch
+(:mod:`daas.torch.distributed`).
+
 ``python -m daas.torch.search`` runs a DAAS search and then the same search with method ``darts`` on
 scikit-learn's digits (or ``--data file.npz``), evaluates the discretization gap of each and writes
 ``<out>/<data>-<method>/``: ``state.daas``, ``supernet.pt``, ``genotype.json``, ``report.json`` and PNG
@@ -34,6 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import distributed
 from .data import Batches, Dataset, DataWarning, batch_warnings, load_digits, load_npz
 from .evaluate import discretization_gap, genotype_dict
 from .model import Network, SpaceSpec
@@ -56,8 +63,36 @@ class SearchResult:
     seconds: float = 0.0
     daas_seconds: float = 0.0
     #: What a resumed search needs besides the engine and the model, as of the last finished epoch:
-    #: the learning-rate scheduler's state and the batch sources' generator states.
+    #: the learning-rate scheduler's state and the epoch; for batch sources without ``set_epoch``
+    #: (a :class:`~daas.torch.data.Batches`), their generator states.
     resume_state: Dict[str, Any] = field(default_factory=dict)
+    #: The ranks and the process group's backend (None on a single process).
+    world_size: int = 1
+    backend: Optional[str] = None
+    #: This run's (not restored on resume) seconds in the architecture gradients' all-reduce, over
+    #: ``run_steps`` steps, and in the per-epoch agreement check, over ``epochs_checked`` epochs.
+    run_steps: int = 0
+    reduce_seconds: float = 0.0
+    agreement_seconds: float = 0.0
+    epochs_checked: int = 0
+    #: The engine's state digest after the last epoch (hex; :func:`daas.torch.distributed.state_digest`).
+    digest: str = ""
+
+    @property
+    def reduce_ms_per_step(self) -> float:
+        return 1e3 * self.reduce_seconds / max(self.run_steps, 1)
+
+    @property
+    def agreement_ms_per_epoch(self) -> float:
+        return 1e3 * self.agreement_seconds / max(self.epochs_checked, 1)
+
+    @property
+    def agreement(self) -> Dict[str, Any]:
+        """``{"epochs_checked", "digest", "ranks"}``: the epochs of this run after which every rank's
+        state digest was compared (0 on a single process: nothing to compare with), the final digest
+        and the ranks that hold it."""
+        return {"epochs_checked": self.epochs_checked if self.world_size > 1 else 0, "digest": self.digest,
+                "ranks": list(range(self.world_size))}
 
     @property
     def time_per_step_ms(self) -> float:
@@ -80,16 +115,21 @@ def _record(engine: Any, epoch: int, **extra: Any) -> Dict[str, Any]:
     return rec
 
 
-def architecture_step(arch: ArchitectureOptimizer, model: Network, x: torch.Tensor,
-                      y: torch.Tensor) -> Tuple[torch.Tensor, float]:
+def architecture_step(arch: ArchitectureOptimizer, model: Network, x: torch.Tensor, y: torch.Tensor,
+                      reduce: Optional[Callable[[ArchitectureOptimizer], None]] = None) -> Tuple[torch.Tensor, float]:
     """One first-order architecture step on the batch ``(x, y)`` (already on the model's device): the
     supernet forwards with ``arch``'s op and edge weights, the cross-entropy's gradients with respect
     to those weights alone are taken (the supernet's own gradients are not touched) and
-    :meth:`ArchitectureOptimizer.step` hands them to the engine and refreshes the weights. Returns the
+    :meth:`ArchitectureOptimizer.step` hands them to the engine and refreshes the weights. ``reduce``,
+    when given, is called with ``arch`` between the backward pass and the step (data parallelism:
+    :func:`daas.torch.distributed.reduce_architecture_gradients`). ``model`` is the plain supernet,
+    not a ``DistributedDataParallel`` wrapper (no gradient of its weights is taken here). Returns the
     detached logits and the seconds spent in daas calls."""
     arch.zero_grad()
     logits = model(x, arch.op_weights, arch.edge_weights)
     arch.backward(F.cross_entropy(logits, y))
+    if reduce is not None:
+        reduce(arch)
     arch.step()
     return logits.detach(), arch.take_engine_seconds()
 
@@ -97,8 +137,9 @@ def architecture_step(arch: ArchitectureOptimizer, model: Network, x: torch.Tens
 def weight_step(model: Network, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
                 op_w: torch.Tensor, edge_w: torch.Tensor, grad_clip: float) -> Tuple[torch.Tensor, torch.Tensor]:
     """One step of the supernet's weights on ``(x, y)`` with the mixing weights held fixed: cross-entropy,
-    backward, gradient norm clipped to ``grad_clip``, ``optimizer.step()``. Returns the detached loss
-    and logits."""
+    backward, gradient norm clipped to ``grad_clip``, ``optimizer.step()``. ``model`` may be a
+    ``DistributedDataParallel`` wrapper (its backward averages the gradients over the ranks before the
+    clipping). Returns the detached loss and logits."""
     optimizer.zero_grad(set_to_none=True)
     logits = model(x, op_w, edge_w)
     loss = F.cross_entropy(logits, y)
@@ -108,66 +149,121 @@ def weight_step(model: Network, optimizer: torch.optim.Optimizer, x: torch.Tenso
     return loss.detach(), logits.detach()
 
 
+def _epoch_setter(source: Any) -> Optional[Callable[[int], None]]:
+    """``source.set_epoch``, or its sampler's (a DataLoader with a DistributedSampler), or None."""
+    for obj in (source, getattr(source, "sampler", None)):
+        f = getattr(obj, "set_epoch", None)
+        if callable(f):
+            return f
+    return None
+
+
 def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epochs: int,
            device: Optional[torch.device] = None, lr: float = 0.025, lr_min: float = 0.001, momentum: float = 0.9,
            weight_decay: float = 3e-4, grad_clip: float = 5.0,
            checkpoint: Optional[Callable[[int, "SearchResult", torch.optim.Optimizer], None]] = None,
            progress: bool = True, desc: str = "search", position: int = 0,
-           resume: Optional[Mapping[str, Any]] = None) -> SearchResult:
+           resume: Optional[Mapping[str, Any]] = None, distributed: Optional[bool] = None) -> SearchResult:
     """Runs ``epochs`` epochs of first-order search of ``model``'s architecture with ``engine``.
 
-    ``train`` and ``val`` are re-iterable sources of ``(x, y)`` batches (a :class:`~daas.torch.data.Batches`
-    or a DataLoader with ``num_workers=0`` or the ``spawn`` start method: libdaas must not be used in a
-    forked child); an epoch has ``min(len(train), len(val))`` steps. The engine's epochs run 1..``epochs``
-    and must match its config. ``checkpoint(epoch, result, optimizer)`` is called after every epoch.
+    ``train`` and ``val`` are re-iterable sources of ``(x, y)`` batches (a :class:`~daas.torch.data.Batches`,
+    a :class:`~daas.torch.distributed.ShardedBatches` or a DataLoader with ``num_workers=0`` or the
+    ``spawn`` start method: libdaas must not be used in a forked child); an epoch has
+    ``min(len(train), len(val))`` steps. A source with ``set_epoch`` (ShardedBatches), or a DataLoader
+    whose sampler has one (``DistributedSampler``), is told each epoch before it is iterated. The
+    engine's epochs run 1..``epochs`` and must match its config. ``checkpoint(epoch, result,
+    optimizer)`` is called after every epoch (on rank 0 alone when distributed).
 
     ``resume`` continues a search checkpointed after epoch ``resume["epoch"]``: the engine and the
     model come loaded, and the mapping holds what the checkpoint saved: ``optimizer`` (its state dict),
-    ``history``, ``timing`` and ``resume_state`` (as :attr:`SearchResult.resume_state`). Batch sources
-    with a ``generator`` (:class:`~daas.torch.data.Batches`) get their generator back, so the resumed
-    search sees the same batches as one that was never stopped.
+    ``history``, ``timing`` and ``resume_state`` (as :attr:`SearchResult.resume_state`). Sources with
+    ``set_epoch`` need nothing more; a :class:`~daas.torch.data.Batches` gets its generator back. Either
+    way the resumed search sees the same batches as one that was never stopped.
+
+    ``distributed`` (default: whether a ``torch.distributed`` process group of more than one rank is
+    initialized) makes the search data-parallel over the default group, every rank calling ``search``
+    with its own shard of the batches: the supernet is wrapped in ``DistributedDataParallel`` for the
+    weight step, each architecture step averages the op and edge weights' gradients over the ranks
+    (:func:`~daas.torch.distributed.reduce_architecture_gradients`: one all-reduce) before
+    ``Engine.step``, the epoch's losses and accuracies are summed over the ranks, and the engines'
+    state digests are compared before the first epoch and after every epoch
+    (:func:`~daas.torch.distributed.check_agreement`, which raises
+    :class:`~daas.torch.distributed.ArchitectureDisagreement` on every rank when they differ).
     """
+    from . import distributed as dist  # (the argument ``distributed`` hides the module's name here)
+
     device = device if device is not None else next(model.parameters()).device
     model.check_engine(engine)
     model.to(device).train()
+    world = dist.world_size()
+    if distributed is None:
+        distributed = world > 1
+    elif distributed and not dist._initialized():
+        raise ValueError("daas.torch: search(distributed=True) needs an initialized torch.distributed process "
+                         "group (torch.distributed.init_process_group, or run under torchrun)")
+    trained: torch.nn.Module = model
+    if distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        trained = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     arch = ArchitectureOptimizer(engine, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1), eta_min=lr_min)
     result = SearchResult()
+    result.world_size = world if distributed else 1
+    result.backend = torch.distributed.get_backend() if distributed else None
+    is_main = dist.rank() == 0 or not distributed
     first = 1
-    sources = [s for s in (train, val) if isinstance(getattr(s, "generator", None), torch.Generator)]
+    setters = [f for f in (_epoch_setter(s) for s in (train, val)) if f is not None]
+    sources = [s for s in (train, val)
+               if _epoch_setter(s) is None and isinstance(getattr(s, "generator", None), torch.Generator)]
     if resume is not None:
         first = int(resume["epoch"]) + 1
         optimizer.load_state_dict(resume["optimizer"])
         scheduler.load_state_dict(resume["resume_state"]["scheduler"])
-        for src, gen_state in zip(sources, resume["resume_state"]["generators"]):
+        for src, gen_state in zip(sources, resume["resume_state"].get("generators", [])):
             src.generator.set_state(gen_state)
         result.history = list(resume["history"])
-        result.steps, result.seconds, result.daas_seconds = resume["timing"]
+        result.steps, result.seconds, result.daas_seconds = resume["timing"][:3]
         if engine.epoch != resume["epoch"]:
             raise ValueError(f"daas.torch: the engine is at epoch {engine.epoch} but the checkpoint at epoch "
                              f"{resume['epoch']}; resume both from the same checkpoint")
-    else:
-        result.history.append(_record(engine, 0))
+    # Every rank starts from the same state (a fresh config, or the same checkpoint files).
+    result.digest = dist.check_agreement(engine, first - 1) if distributed else dist.state_digest(engine).hex()
+    if resume is None:
+        result.history.append(_record(engine, 0, digest=result.digest))
+
+    on_cuda = device.type == "cuda"
+
+    def timed_reduce(a: ArchitectureOptimizer) -> None:
+        t = time.perf_counter()
+        dist.reduce_architecture_gradients(a)
+        if on_cuda:
+            torch.cuda.synchronize(device)
+        result.reduce_seconds += time.perf_counter() - t
+
+    reduce = timed_reduce if distributed else None
+
     steps_per_epoch = min(len(train), len(val))  # type: ignore[arg-type]
     bar = None
-    if progress:
+    if progress and is_main:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=epochs * steps_per_epoch, initial=(first - 1) * steps_per_epoch, desc=desc, unit="step",
                    dynamic_ncols=True, file=sys.stderr, position=position, leave=True)
-    on_cuda = device.type == "cuda"
     for epoch in range(first, epochs + 1):
         engine.set_epoch(epoch)
+        for set_epoch in setters:
+            set_epoch(epoch)
         loss_sum = correct = seen = val_correct = val_seen = 0.0
         for (xt, yt), (xv, yv) in zip(train, val):
             t0 = time.perf_counter()
             xt, yt, xv, yv = (t.to(device, non_blocking=True) for t in (xt, yt, xv, yv))
             # 1. architecture step on the validation batch; 2. weight step on the training batch
-            val_logits, d_time = architecture_step(arch, model, xv, yv)
+            val_logits, d_time = architecture_step(arch, model, xv, yv, reduce)
             val_correct += float((val_logits.argmax(1) == yv).sum())
             val_seen += yv.numel()
-            loss, logits = weight_step(model, optimizer, xt, yt, arch.op_weights.detach(),
+            loss, logits = weight_step(trained, optimizer, xt, yt, arch.op_weights.detach(),
                                        arch.edge_weights.detach(), grad_clip)
             loss_sum += float(loss) * yt.numel()
             correct += float((logits.argmax(1) == yt).sum())
@@ -175,21 +271,32 @@ def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epoch
             if on_cuda:
                 torch.cuda.synchronize(device)
             result.steps += 1
+            result.run_steps += 1
             result.seconds += time.perf_counter() - t0
             result.daas_seconds += d_time
             if bar is not None:
                 bar.update(1)
         scheduler.step()
+        if distributed:
+            loss_sum, correct, seen, val_correct, val_seen = dist._sum_across(
+                [loss_sum, correct, seen, val_correct, val_seen])
+            t = time.perf_counter()
+            result.digest = dist.check_agreement(engine, epoch)
+            result.agreement_seconds += time.perf_counter() - t
+            result.epochs_checked += 1
+        else:
+            result.digest = dist.state_digest(engine).hex()
         rec = _record(engine, epoch, train_loss=loss_sum / max(seen, 1),
                       train_accuracy=100.0 * correct / max(seen, 1), val_accuracy=100.0 * val_correct / max(val_seen, 1),
-                      lr=optimizer.param_groups[0]["lr"])
+                      lr=optimizer.param_groups[0]["lr"], digest=result.digest, world_size=result.world_size)
         result.history.append(rec)
-        result.resume_state = {"scheduler": scheduler.state_dict(),
-                               "generators": [src.generator.get_state() for src in sources]}
+        result.resume_state = {"scheduler": scheduler.state_dict(), "epoch": epoch}
+        if sources:
+            result.resume_state["generators"] = [src.generator.get_state() for src in sources]
         if bar is not None:
             bar.set_postfix(epoch=epoch, loss=f"{rec['train_loss']:.3f}", acc=f"{rec['train_accuracy']:.1f}",
                             disc=f"{rec['metrics'].get('discreteness', float('nan')):.3f}")
-        if checkpoint is not None:
+        if checkpoint is not None and is_main:
             checkpoint(epoch, result, optimizer)
     if bar is not None:
         bar.close()
@@ -359,9 +466,14 @@ def _space_arg(text: str) -> Any:
     return text
 
 
-def _batches(data: Dataset, args: argparse.Namespace) -> Tuple[Batches, Batches]:
-    return (Batches(data.train, args.batch_size, seed=args.seed + 1),
-            Batches(data.val, args.batch_size, seed=args.seed + 2))
+def _batches(data: Dataset, args: argparse.Namespace,
+             world: Optional[distributed.World] = None) -> Tuple[distributed.ShardedBatches, distributed.ShardedBatches]:
+    """This rank's training and validation batches: ``--batch-size`` is the global batch, the order of
+    an epoch a function of the seed and the epoch (on one process, the batches of ``Batches`` with the
+    same seeds), so the settings and a checkpoint do not depend on the number of ranks."""
+    r, w = (world.rank, world.world_size) if world is not None else (0, 1)
+    return (distributed.ShardedBatches(data.train, args.batch_size, seed=args.seed + 1, rank=r, world_size=w),
+            distributed.ShardedBatches(data.val, args.batch_size, seed=args.seed + 2, rank=r, world_size=w))
 
 
 def plan(method: str, data: Dataset, args: argparse.Namespace) -> Tuple[Dict[str, Any], List[str], int]:
@@ -382,19 +494,32 @@ def _log(message: str) -> None:
     sys.stdout.flush()
 
 
+def _silent(*args: Any, **kwargs: Any) -> None:
+    """What ranks other than 0 print: nothing."""
+
+
 def run_search(method: str, data: Dataset, args: argparse.Namespace, device: torch.device,
-               log: Callable[[str], None] = _log, position: int = 0) -> Dict[str, Any]:
+               log: Callable[[str], None] = _log, position: int = 0,
+               world: Optional[distributed.World] = None) -> Dict[str, Any]:
     """One search of ``method`` on ``data`` with the CLI's settings; writes its run folder and returns
-    its report."""
+    its report.
+
+    With a distributed ``world`` every rank calls it: all of them search (each on its shard, one
+    architecture), rank 0 alone writes the checkpoints, evaluates, writes the run folder and logs; the
+    other ranks wait at a barrier for it and return ``{"name", "method", "rank"}``."""
     import daas
 
+    world = world if world is not None else distributed.World(device=device)
+    if not world.is_main:
+        log = _silent
     start = time.perf_counter()
     name = f"{args.name or data.name}-{method}"
     out_dir = os.path.join(args.out, name)
-    os.makedirs(out_dir, exist_ok=True)
+    if world.is_main:
+        os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
-    train, val = _batches(data, args)
+    train, val = _batches(data, args, world)
     config, notes, steps = plan(method, data, args)
     state_path = os.path.join(out_dir, "state.daas")
     model_path = os.path.join(out_dir, "supernet.pt")
@@ -408,9 +533,10 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
         n_params = sum(p.numel() for p in model.parameters())
         log(f"[{name}] supernet: C={args.C}, {args.layers} cells ({', '.join(model.cell_types)}), "
             f"{n_params} weights; engine: {eng.sizes[0]} op weights, {eng.sizes[1]} edge weights; "
-            f"{steps} steps per epoch of batch {train.batch_size}")
+            f"{steps} steps per epoch of batch {train.batch_size}"
+            + (f" ({train.per_rank} on each of {world.world_size} ranks, {world.backend})" if world.distributed else ""))
         board = None
-        if args.tensorboard:
+        if args.tensorboard and world.is_main:
             from .tensorboard import EventWriter
 
             board = EventWriter(os.path.join(args.tensorboard, getattr(args, "tensorboard_sub", ""), name))
@@ -427,7 +553,10 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
 
         result = search(eng, model, train, val, epochs=args.epochs, device=device, lr=args.lr,
                         checkpoint=checkpoint, progress=not args.no_progress, desc=name, position=position,
-                        resume=ckpt)
+                        resume=ckpt, distributed=world.distributed)
+        if not world.is_main:
+            world.barrier()  # rank 0 evaluates and writes; the next method starts on every rank together
+            return {"name": name, "method": method, "rank": world.rank}
         genotype = genotype_dict(eng.discretize())
         metrics = eng.metrics()
         eval_train = Batches(data.train, args.batch_size, shuffle=False, drop_last=False, device=device)
@@ -456,12 +585,15 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
         "data": data.describe(), "space": config["space"], "C": args.C, "layers": args.layers,
         "cell_types": model.cell_types, "batch_size": train.batch_size, "steps_per_epoch": steps,
         "weight_lr": args.lr, "config": config, "choices": notes,
+        "world_size": result.world_size, "backend": result.backend, "batch_per_rank": train.per_rank,
+        "agreement": result.agreement,
         **gap,
         **{k: metrics.get(k) for k in ("discreteness", "weakest_edge", "weakest_kept_edge", "kept_mass",
                                         "op_boost", "edge_boost")},
         "metrics": metrics, "genotype": genotype,
         "time_per_step_ms": result.time_per_step_ms, "daas_ms_per_step": result.daas_ms_per_step,
         "daas_share_percent": result.daas_share_percent, "steps": result.steps,
+        "allreduce_ms_per_step": result.reduce_ms_per_step, "agreement_ms_per_epoch": result.agreement_ms_per_epoch,
         "search_seconds": result.seconds,
         "accuracy_unit": "percent of the test split; BatchNorm statistics re-estimated on the training split "
                          "(the *_search_bn entries: the search's running statistics); the discretized network "
@@ -476,6 +608,11 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
         f"discreteness {report['discreteness']:.3f}, weakest kept edge {report['weakest_kept_edge']:.3f}; "
         f"{report['time_per_step_ms']:.0f} ms/step, daas {report['daas_ms_per_step']:.3f} ms "
         f"({report['daas_share_percent']:.2f}%); {report['wall_seconds']:.0f} s -> {out_dir}")
+    if world.distributed:
+        log(f"[{name}] {world.world_size} ranks ({world.backend}) agreed after each of {result.epochs_checked} "
+            f"epochs (state digest {result.digest}); all-reduce {result.reduce_ms_per_step:.3f} ms per step, "
+            f"agreement check {result.agreement_ms_per_epoch:.3f} ms per epoch")
+    world.barrier()
     return report
 
 
@@ -509,6 +646,9 @@ def summary_table(reports: Sequence[Dict[str, Any]]) -> str:
         row("kept mass", lambda r: f"{r['kept_mass']:.3f}"),
         row("retrained accuracy", pct("retrained_accuracy")),
         row("ms per step (daas share)", lambda r: f"{r['time_per_step_ms']:.0f} ({r['daas_share_percent']:.2f}%)"),
+        row("ranks", lambda r: f"{r.get('world_size', 1)}" + (f" ({r['backend']})" if r.get("backend") else "")),
+        row("ranks agreed after", lambda r: "" if not r.get("agreement", {}).get("epochs_checked") else
+            f"{r['agreement']['epochs_checked']} epochs"),
         row("wall time", lambda r: f"{r['wall_seconds']:.0f} s"),
     ]
     return _table(("", *[r["method"] for r in reports]), rows)
@@ -684,11 +824,19 @@ def _in_pool(jobs: int, fn: Callable[..., Any], calls: Sequence[Tuple[Any, ...]]
 
 
 def run_seed(seed: int, methods: Sequence[str], data: Dataset, args: argparse.Namespace, device: torch.device,
-             jobs: int) -> Dict[str, Any]:
+             jobs: int, world: Optional[distributed.World] = None) -> Dict[str, Any]:
     """The whole comparison for one seed in ``args.out``: every method's search, then the retraining of
     their genotypes and of ``--random`` random ones; writes ``retrain.json`` and adds
-    ``retrained_accuracy`` to each report. Returns ``{"seed", "reports", "retrained"}``."""
-    if jobs == 1:
+    ``retrained_accuracy`` to each report. Returns ``{"seed", "reports", "retrained"}``.
+
+    With a distributed ``world`` the methods run one after the other on every rank, and the retraining
+    and the printing on rank 0 alone; the other ranks wait for it and return empty lists."""
+    if world is not None and world.distributed:
+        reports = [run_search(m, data, args, device, world=world) for m in methods]
+        if not world.is_main:
+            world.barrier()  # rank 0 retrains
+            return {"seed": seed, "reports": [], "retrained": []}
+    elif jobs == 1:
         reports = [run_search(m, data, args, device) for m in methods]
     else:
         reports = _in_pool(jobs, _child, [(m, args, k) for k, m in enumerate(methods)])
@@ -713,6 +861,8 @@ def run_seed(seed: int, methods: Sequence[str], data: Dataset, args: argparse.Na
         if randoms:
             print(f"random genotypes retrained: {', '.join(f'{a:.1f}%' for a in randoms)} "
                   f"(mean {sum(randoms) / len(randoms):.1f}%)")
+    if world is not None:
+        world.barrier()
     return {"seed": seed, "reports": reports, "retrained": retrained}
 
 
@@ -729,9 +879,29 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     seeds = _parse_seeds(args)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    device = _device(args.device)
+    try:
+        env = distributed.environment()
+        world = (distributed.init_from_environment(args.device) if env is not None and env[1] > 1
+                 else distributed.World(device=_device(args.device)))
+    except ValueError as exc:
+        raise SystemExit(f"daas.torch.search: {exc}") from None
+    try:
+        return _main(args, methods, seeds, world, argv)
+    except distributed.ArchitectureDisagreement as exc:
+        raise SystemExit(str(exc)) from None
+    finally:
+        if world.distributed:
+            torch.distributed.destroy_process_group()
+
+
+def _main(args: argparse.Namespace, methods: Sequence[str], seeds: Sequence[int], world: distributed.World,
+          argv: Optional[Sequence[str]]) -> int:
+    device = world.device
+    say = print if world.is_main else _silent
     jobs = args.jobs
-    if jobs <= 0:  # auto: side by side on CPU cores, one after the other on a GPU
+    if world.distributed:
+        jobs = 1  # the methods one after the other: every rank runs each search, no pool inside a rank
+    elif jobs <= 0:  # auto: side by side on CPU cores, one after the other on a GPU
         jobs = 1 if device.type == "cuda" else max(1, (os.cpu_count() or 1) // max(args.threads, 1))
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -742,15 +912,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise SystemExit(f"daas.torch.search: --data {args.data}: {exc}" if args.data else
                              f"daas.torch.search: {exc}") from None
     for w in caught:
-        print(f"daas.torch.search: warning: {w.message}", file=sys.stderr)
+        say(f"daas.torch.search: warning: {w.message}", file=sys.stderr)
     for message in batch_warnings(data, args.batch_size):
-        print(f"daas.torch.search: warning: {message}", file=sys.stderr)
-    print(f"daas.torch.search: device {_device_words(device)}"
-          + (f"; up to {jobs} runs side by side in separate processes" if jobs > 1 else ""))
-    print(f"data {data.describe()}")
+        say(f"daas.torch.search: warning: {message}", file=sys.stderr)
+    say(f"daas.torch.search: device {_device_words(device)}"
+        + (f"; up to {jobs} runs side by side in separate processes" if jobs > 1 else "")
+        + (f"; {world.world_size} ranks ({world.backend}), one architecture: the architecture gradients averaged "
+           f"by one all-reduce per step, the state digests compared after every epoch" if world.distributed else ""))
+    say(f"data {data.describe()}")
     for m in methods:
         _, notes, _ = plan(m, data, args)
-        print(f"{m}: " + "\n  ".join([""] + notes))
+        say(f"{m}: " + "\n  ".join([""] + notes))
     sys.stdout.flush()
     per_seed = []
     for seed in seeds:
@@ -759,9 +931,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         run_args.tensorboard_sub = f"seed-{seed}" if len(seeds) > 1 else ""
         if len(seeds) > 1:
             run_args.out = os.path.join(args.out, f"seed-{seed}")
-            print(f"\n== seed {seed} -> {run_args.out}")
+            say(f"\n== seed {seed} -> {run_args.out}")
             sys.stdout.flush()
-        per_seed.append(run_seed(seed, methods, data, run_args, device, jobs))
+        per_seed.append(run_seed(seed, methods, data, run_args, device, jobs, world))
+    if not world.is_main:
+        world.barrier()  # rank 0 writes the summary; every rank leaves the process group together
+        return 0
     summary = summarize(seeds, per_seed)
     os.makedirs(args.out, exist_ok=True)
     _atomic_write(os.path.join(args.out, "summary.json"), (json.dumps(summary, indent=2) + "\n").encode())
@@ -776,6 +951,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                 "weakest_kept_edge", "kept_mass", "retrained_accuracy")]))
     print(f"\ntotal {time.perf_counter() - start:.0f} s; runs in {os.path.abspath(args.out)} "
           f"(summary.json, summary.md)")
+    sys.stdout.flush()
+    world.barrier()
     return 0
 
 
