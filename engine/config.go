@@ -52,8 +52,8 @@ type Loss struct {
 }
 
 // Config is a validated engine configuration. The zero value is not valid; use DefaultConfig or
-// ParseConfig. Device is where the architecture side computes (DeviceCPU, the only device of this
-// build).
+// ParseConfig. Device is where the architecture side computes: DeviceCPU, or DeviceCUDA ("cuda" or
+// "cuda:N") where a device engine is registered (see RegisterDevice).
 type Config struct {
 	Space     Space     `json:"space"`
 	Method    Method    `json:"method"`
@@ -66,8 +66,8 @@ type Config struct {
 	Control   *Control  `json:"control,omitempty"` // the discreteness controller; nil: off
 }
 
-// DeviceCPU is the default and, in this build, the only device. DeviceCUDA names the GPU path, which
-// this build does not have: a config asking for it is refused with ErrDevice.
+// DeviceCPU is the default. DeviceCUDA names the GPU path, which only libdaas-cuda has: elsewhere a
+// config asking for it is refused with ErrDevice.
 const (
 	DeviceCPU  = "cpu"
 	DeviceCUDA = "cuda"
@@ -170,12 +170,14 @@ func (c *Config) Validate() error {
 	if c.Gradient != GradientFast && c.Gradient != GradientGraph {
 		return Errorf(ErrInvalidConfig, "gradient: unknown gradient path %q (want fast or graph)", c.Gradient)
 	}
-	switch c.Device {
-	case DeviceCPU:
-	case DeviceCUDA:
-		return Errorf(ErrDevice, "device: %q is not available: this libdaas was built without the GPU path (use \"cpu\")", c.Device)
-	default:
-		return Errorf(ErrInvalidConfig, "device: unknown device %q (want cpu; cuda needs a GPU build)", c.Device)
+	kind, _, err := ParseDevice(c.Device)
+	switch {
+	case err != nil:
+		return err
+	case kind == DeviceCUDA && !deviceRegistered(DeviceCUDA):
+		return Errorf(ErrDevice, "device: %q is not available: this libdaas was built without the GPU path (use \"cpu\", or libdaas-cuda)", c.Device)
+	case kind == DeviceCUDA && c.Gradient == GradientGraph:
+		return Errorf(ErrInvalidConfig, "gradient: the device engine computes the fast path only; \"graph\" needs device \"cpu\"")
 	}
 	for _, g := range []struct {
 		name string
