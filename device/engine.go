@@ -7,10 +7,10 @@ import (
 // Engine is a device-resident engine (see the package documentation). It is not safe for concurrent
 // use; the C ABI serializes calls on one engine.
 type Engine struct {
-	host  *engine.Engine
-	b     Backend
-	lay   layout
-	f, i  Ptr
+	host *engine.Engine
+	b    Backend
+	lay  layout
+	f, i Ptr
 }
 
 // New puts host's numbers on backend b; host stays the engine's configuration, epoch and history and
