@@ -92,7 +92,7 @@ func daasgo_engine_free(h C.uint64_t) {
 //export daasgo_engine_sizes
 func daasgo_engine_sizes(h C.uint64_t, nAlpha, nEdges *C.size_t) (st C.int32_t) {
 	defer recoverInto(&st)
-	return withEngine(h, func(e *engine.Engine) error {
+	return withEngineUnsynced(h, func(e *engine.Engine) error {
 		if nAlpha == nil {
 			return engine.Errorf(engine.ErrInvalidArgument, "n_alpha_out is NULL")
 		}
@@ -105,20 +105,52 @@ func daasgo_engine_sizes(h C.uint64_t, nAlpha, nEdges *C.size_t) (st C.int32_t) 
 	})
 }
 
-// withEngine runs fn on the engine behind h, holding its lock, and maps fn's error to a status.
+// withEngine runs fn on the engine behind h, holding its lock, and maps fn's error to a status. A
+// device engine is synchronized first (its host copy is then current; steps it refused are the error).
 func withEngine(h C.uint64_t, fn func(e *engine.Engine) error) C.int32_t {
+	return withSlot(h, func(s *slot) error {
+		e := s.eng
+		if s.dev != nil {
+			var err error
+			if e, err = s.dev.Host(); err != nil {
+				return err
+			}
+		}
+		return fn(e)
+	})
+}
+
+// withEngineChange runs fn, which changes the engine behind h; a device engine is synchronized first
+// and gets the result back (DeviceEngine.Update).
+func withEngineChange(h C.uint64_t, fn func(e *engine.Engine) error) C.int32_t {
+	return withSlot(h, func(s *slot) error {
+		if s.dev != nil {
+			return s.dev.Update(fn)
+		}
+		return fn(s.eng)
+	})
+}
+
+// withEngineUnsynced runs fn on what the engine's host side knows without the device (sizes, epoch,
+// configuration): it never waits for the device, so it is safe during a stream capture.
+func withEngineUnsynced(h C.uint64_t, fn func(e *engine.Engine) error) C.int32_t {
+	return withSlot(h, func(s *slot) error { return fn(s.eng) })
+}
+
+func withSlot(h C.uint64_t, fn func(s *slot) error) C.int32_t {
 	s, err := acquire(uint64(h))
 	if err != nil {
 		return fail(err)
 	}
 	defer s.mu.Unlock()
-	if err := fn(s.eng); err != nil {
+	if err := fn(s); err != nil {
 		return fail(err)
 	}
 	return C.DAAS_OK
 }
 
-// registerNew stores the engine create returns under a new handle in *out.
+// registerNew stores the engine create returns under a new handle in *out; an engine whose
+// configuration names a device gets its numbers put there.
 func registerNew(out *C.uint64_t, create func() (*engine.Engine, error)) C.int32_t {
 	if out == nil {
 		return fail(engine.Errorf(engine.ErrInvalidArgument, "out is NULL"))
@@ -127,7 +159,11 @@ func registerNew(out *C.uint64_t, create func() (*engine.Engine, error)) C.int32
 	if err != nil {
 		return fail(err)
 	}
-	*out = C.uint64_t(register(e))
+	dev, err := placeOnDevice(e)
+	if err != nil {
+		return fail(err)
+	}
+	*out = C.uint64_t(register(e, dev))
 	return C.DAAS_OK
 }
 
@@ -194,13 +230,13 @@ func daasgo_engine_get_weights(h C.uint64_t, opOut *C.float, nAlpha C.size_t, ed
 //export daasgo_engine_set_epoch
 func daasgo_engine_set_epoch(h C.uint64_t, epoch C.int32_t) (st C.int32_t) {
 	defer recoverInto(&st)
-	return withEngine(h, func(e *engine.Engine) error { return e.SetEpoch(int(epoch)) })
+	return withEngineChange(h, func(e *engine.Engine) error { return e.SetEpoch(int(epoch)) })
 }
 
 //export daasgo_engine_step
 func daasgo_engine_step(h C.uint64_t, gradOp *C.float, nAlpha C.size_t, gradEdge *C.float, nEdges C.size_t) (st C.int32_t) {
 	defer recoverInto(&st)
-	return withEngine(h, func(e *engine.Engine) error {
+	return withEngineChange(h, func(e *engine.Engine) error {
 		gOp, gEdge, err := floatPair(e, gradOp, nAlpha, gradEdge, nEdges, "grad_op", "grad_edge")
 		if err != nil {
 			return err
@@ -212,7 +248,7 @@ func daasgo_engine_step(h C.uint64_t, gradOp *C.float, nAlpha C.size_t, gradEdge
 //export daasgo_engine_epoch
 func daasgo_engine_epoch(h C.uint64_t, out *C.int32_t) (st C.int32_t) {
 	defer recoverInto(&st)
-	return withEngine(h, func(e *engine.Engine) error {
+	return withEngineUnsynced(h, func(e *engine.Engine) error {
 		if out == nil {
 			return engine.Errorf(engine.ErrInvalidArgument, "epoch_out is NULL")
 		}
@@ -236,31 +272,37 @@ func daasgo_engine_bytes(h C.uint64_t, kind C.int, out *C.daas_bytes) (st C.int3
 	if out != nil {
 		out.data, out.len = nil, 0
 	}
-	s, err := acquire(uint64(h))
-	if err != nil {
-		return fail(err)
-	}
-	defer s.mu.Unlock()
 	if out == nil {
-		return fail(engine.Errorf(engine.ErrInvalidArgument, "%s is NULL", name))
+		return withEngineUnsynced(h, func(*engine.Engine) error {
+			return engine.Errorf(engine.ErrInvalidArgument, "%s is NULL", name)
+		})
 	}
 	var b []byte
-	switch kind {
-	case C.DAASGO_GENOTYPE:
-		b = s.eng.Discretize().JSON()
-	case C.DAASGO_METRICS:
-		b = s.eng.Metrics().JSON()
-	case C.DAASGO_STATE:
-		b = s.eng.Save()
-	case C.DAASGO_CONFIG:
-		cfg := s.eng.Config()
-		b = cfg.JSON()
-	case C.DAASGO_GENOTYPE_FB:
-		b = s.eng.Discretize().FlatBuffer()
-	case C.DAASGO_METRICS_FB:
-		b = s.eng.Metrics().FlatBuffer()
-	default:
-		panic("daasgo_engine_bytes: unknown kind")
+	read := withEngine
+	if kind == C.DAASGO_CONFIG {
+		read = withEngineUnsynced
+	}
+	if status := read(h, func(e *engine.Engine) error {
+		switch kind {
+		case C.DAASGO_GENOTYPE:
+			b = e.Discretize().JSON()
+		case C.DAASGO_METRICS:
+			b = e.Metrics().JSON()
+		case C.DAASGO_STATE:
+			b = e.Save()
+		case C.DAASGO_CONFIG:
+			cfg := e.Config()
+			b = cfg.JSON()
+		case C.DAASGO_GENOTYPE_FB:
+			b = e.Discretize().FlatBuffer()
+		case C.DAASGO_METRICS_FB:
+			b = e.Metrics().FlatBuffer()
+		default:
+			panic("daasgo_engine_bytes: unknown kind")
+		}
+		return nil
+	}); status != C.DAAS_OK {
+		return status
 	}
 	p := C.daasshim_alloc(C.size_t(len(b)))
 	if p == nil {

@@ -12,6 +12,7 @@ import (
 type slot struct {
 	mu    sync.Mutex // serializes calls on one engine (the caller should already guarantee this)
 	eng   *engine.Engine
+	dev   DeviceEngine // the engine's numbers on a device; nil for a host engine
 	freed bool
 }
 
@@ -21,7 +22,7 @@ var registry struct {
 	next  uint64
 }
 
-func register(e *engine.Engine) uint64 {
+func register(e *engine.Engine, dev DeviceEngine) uint64 {
 	registry.Lock()
 	defer registry.Unlock()
 	if registry.slots == nil {
@@ -29,7 +30,7 @@ func register(e *engine.Engine) uint64 {
 	}
 	registry.next++
 	id := registry.next
-	registry.slots[id] = &slot{eng: e}
+	registry.slots[id] = &slot{eng: e, dev: dev}
 	return id
 }
 
@@ -59,7 +60,10 @@ func unregister(h uint64) {
 	registry.Unlock()
 	if s != nil {
 		s.mu.Lock() // wait for a call still running on it
-		s.freed, s.eng = true, nil
+		if s.dev != nil {
+			s.dev.Close()
+		}
+		s.freed, s.eng, s.dev = true, nil, nil
 		s.mu.Unlock()
 	}
 }
@@ -75,4 +79,4 @@ func LiveHandles() int {
 // BrokenHandleForTest registers a slot without an engine, so that the next call on the returned
 // handle panics inside the library: tests use it to check that every export recovers panics into
 // DAAS_E_INTERNAL. Nothing in the library calls it, so the linker leaves it out of libdaas.so.
-func BrokenHandleForTest() uint64 { return register(nil) }
+func BrokenHandleForTest() uint64 { return register(nil, nil) }

@@ -162,3 +162,17 @@ void daas_bytes_free(daas_bytes *bytes) {
         bytes->len = 0;
     }
 }
+
+daas_status daas_engine_get_weights_device(const daas_engine *engine, uint64_t op_out, size_t n_alpha,
+                                           uint64_t edge_out, size_t n_edges, void *stream) {
+    return daasgo_engine_get_weights_device(handle_id(engine), op_out, n_alpha, edge_out, n_edges, stream);
+}
+
+daas_status daas_engine_step_device(daas_engine *engine, uint64_t grad_op, size_t n_alpha,
+                                    uint64_t grad_edge, size_t n_edges, void *stream) {
+    return daasgo_engine_step_device(handle_id(engine), grad_op, n_alpha, grad_edge, n_edges, stream);
+}
+
+daas_status daas_engine_sync(daas_engine *engine) {
+    return daasgo_engine_sync(handle_id(engine));
+}

@@ -212,7 +212,7 @@ func TestRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := register(e), register(e)
+	a, b := register(e, nil), register(e, nil)
 	if a == 0 || b == 0 || a == b {
 		t.Fatalf("handles %d and %d: want distinct and non-zero", a, b)
 	}
@@ -230,7 +230,7 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("acquire(0): %v, want ErrInvalidArgument", err)
 	}
 	unregister(b)
-	if c := register(e); c <= b {
+	if c := register(e, nil); c <= b {
 		t.Errorf("handle %d reuses an id at or below %d", c, b)
 	} else {
 		unregister(c)

@@ -146,8 +146,10 @@ const char *daas_status_string(daas_status status);
  *   config_json  NUL-terminated JSON object; "" or "{}" means all defaults (the darts preset, method
  *                daas, 50 epochs, seed 0, device "cpu"). Keys: space, method, epochs, seed, gradient,
  *                device, optimizer, loss, control (every key: docs/CONFIG.md). device is where
- *                the architecture side computes: "cpu" (the default) is the only device of this
- *                build; "cuda" is DAAS_E_DEVICE (this libdaas was built without the GPU path).
+ *                the architecture side computes: "cpu" (the default), or "cuda" / "cuda:N" (GPU
+ *                ordinal N, default 0) for a device-resident engine, which only libdaas-cuda.so
+ *                has (see THE DEVICE ENGINE below); libdaas.so refuses it with DAAS_E_DEVICE. A
+ *                device engine needs gradient "fast".
  *                optimizer.alpha_start_epoch and loss.lambda_alpha.delay default to
  *                max(1, round(8 * epochs / 50)) (8 at 50 epochs); an explicit delay of 2 or more
  *                that is >= epochs (acting in the last epoch at most) is DAAS_E_INVALID_CONFIG.
@@ -386,6 +388,74 @@ daas_status daas_write_file(const char *path, const uint8_t *data, size_t len);
  * for one saved on a device this build lacks (the message names the file).
  * Ownership: the caller owns *out and releases it with daas_engine_free. Since 0.1.0. */
 daas_status daas_engine_load_file(const char *path, daas_engine **out);
+
+/* THE DEVICE ENGINE (libdaas-cuda.so)
+ *   libdaas-cuda.so is libdaas.so plus a GPU path (make lib-cuda; SONAME libdaas-cuda.so.1, the
+ *   same daas_* functions). An engine created (or loaded) with device "cuda" keeps alpha, beta, the
+ *   Adam moments, the step counters, the epoch's coefficients and the controller's boosts in GPU
+ *   memory, in the device's primary context (the one the CUDA runtime, and so PyTorch, uses: its
+ *   pointers and streams are valid here). Its step is one kernel enqueued on your stream, its weights
+ *   another: the host never waits for them. It computes the same float64 arithmetic as the host
+ *   engine, without fused multiply-adds, and ends in the same numbers: fed the same gradients, a
+ *   device engine's state differs from a host engine's only in the configuration's "device".
+ *
+ *   The device functions below enqueue and never synchronize. Every other function on a device
+ *   engine synchronizes (waits for the device) and then works as on a host engine: save, metrics,
+ *   discretize, get_alpha/get_beta/get_weights into host memory, set_epoch and daas_engine_step with
+ *   host buffers (which also put the result back on the device). Only daas_engine_sizes,
+ *   daas_engine_epoch and daas_engine_config never wait: they alone may be called while a stream
+ *   is being captured into a CUDA graph.
+ *
+ *   Refusal without a sync: a step whose gradients hold NaN or Inf, or whose update would leave the
+ *   bounds daas_engine_step keeps, is detected on the device and not applied - the whole step, as on
+ *   the host. The next synchronizing call (daas_engine_sync or any of the others above) returns
+ *   DAAS_E_NUMERIC naming the first refused step call, what failed and how many were refused, and
+ *   does nothing else; the record is then cleared, so the call after it proceeds.
+ *
+ *   CUDA graphs: the kernels read everything that changes from step to step (counters, bias
+ *   corrections, coefficients) from device memory, never from launch arguments, so a capture of
+ *   daas_engine_get_weights_device and daas_engine_step_device replays correctly any number of
+ *   times; set_epoch between replays takes effect in the next replay.
+ *
+ *   Loading libdaas-cuda.so initializes the CUDA driver, and where that fails (no GPU, no driver)
+ *   the process ends: load it only once the process knows a GPU is there (PyTorch's
+ *   torch.cuda.is_available(), or cuInit succeeding), and use libdaas.so otherwise. The Python
+ *   package and daas.hpp follow this rule.
+ *
+ *   Device pointers travel as uint64_t (a CUdeviceptr) and the stream as void * (a CUstream; NULL is
+ *   the legacy default stream), so this header needs no CUDA header. In libdaas.so, and on an engine
+ *   created with device "cpu", the three device functions return DAAS_E_DEVICE. */
+
+/* daas_engine_get_weights_device enqueues on stream the writing of the mixing weights (as
+ * daas_engine_get_weights) into device memory, as they stand after the work before it on stream.
+ *   op_out, n_alpha    device buffer of n_alpha floats (CUdeviceptr).
+ *   edge_out, n_edges  device buffer of n_edges floats.
+ *   stream             CUstream the kernel runs on, in order with your own work on it.
+ * Returns DAAS_OK once enqueued; DAAS_E_INVALID_ARGUMENT for an invalid handle, a 0 pointer, a wrong
+ * length, or a pointer that is not device memory of that length; DAAS_E_DEVICE for an engine not on
+ * a device, in libdaas.so, or a launch the driver refused (the message has its error). Since 0.2.0. */
+daas_status daas_engine_get_weights_device(const daas_engine *engine, uint64_t op_out, size_t n_alpha,
+                                           uint64_t edge_out, size_t n_edges, void *stream);
+
+/* daas_engine_step_device enqueues one architecture step (as daas_engine_step) on stream, reading
+ * the gradients from device memory when the kernel runs. It does not wait; a refused step is
+ * reported by the next synchronizing call (see THE DEVICE ENGINE).
+ *   grad_op, n_alpha    device buffer of n_alpha floats, dL/d(op weights).
+ *   grad_edge, n_edges  device buffer of n_edges floats, dL/d(edge weights).
+ *   stream              CUstream; the gradients must be written on it (or before it) first.
+ * Returns DAAS_OK once enqueued; otherwise as daas_engine_get_weights_device.
+ * Needs exclusive access to the engine. Since 0.2.0. */
+daas_status daas_engine_step_device(daas_engine *engine, uint64_t grad_op, size_t n_alpha,
+                                    uint64_t grad_edge, size_t n_edges, void *stream);
+
+/* daas_engine_sync waits for everything enqueued on the engine's device and brings the engine's
+ * host side up to date.
+ * Returns DAAS_OK; DAAS_E_NUMERIC if the device refused steps since the last synchronizing call (the
+ * message names the first: "the device refused step call 12 (it would have been step 11):
+ * grad_op[5] was NaN or Inf; ..."); DAAS_E_DEVICE for a fault of the device (the message has the
+ * driver's error), for an engine not on a device, and in libdaas.so; DAAS_E_INVALID_ARGUMENT for an
+ * invalid handle. Needs exclusive access to the engine. Since 0.2.0. */
+daas_status daas_engine_sync(daas_engine *engine);
 
 #ifdef __cplusplus
 } /* extern "C" */

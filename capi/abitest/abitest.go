@@ -16,6 +16,8 @@ import (
 	"unsafe"
 
 	"github.com/daas-nas/daas/capi"
+	"github.com/daas-nas/daas/device"
+	"github.com/daas-nas/daas/engine"
 )
 
 // Names lists the C test cases in order.
@@ -27,10 +29,36 @@ func Names() []string {
 	return names
 }
 
+// DeviceNames lists the C test cases of the device engine (device.c) in order.
+func DeviceNames() []string {
+	names := make([]string, int(C.abitest_device_ncases))
+	for i := range names {
+		names[i] = C.GoString(C.abitest_device_name(C.int(i)))
+	}
+	return names
+}
+
 // Run runs the C test case i and returns its failures, one line each.
 func Run(i int) []string {
 	var log *C.char
-	n := C.abitest_run(C.int(i), &log)
+	return logLines(C.abitest_run(C.int(i), &log), log)
+}
+
+// RunDevice runs the device case i (see UseHostDevice).
+func RunDevice(i int) []string {
+	var log *C.char
+	return logLines(C.abitest_run_device(C.int(i), &log), log)
+}
+
+// UseHostDevice makes "cuda" engines device engines on package device's host emulation.
+func UseHostDevice() {
+	capi.UseDeviceForTest(func(e *engine.Engine, _ int) (capi.DeviceEngine, error) {
+		return device.New(e, device.NewHost())
+	})
+}
+
+// logLines turns a case's failure count and log into lines (and frees the log).
+func logLines(n C.int, log *C.char) []string {
 	if log == nil {
 		if n > 0 {
 			return []string{"failed without a message"}

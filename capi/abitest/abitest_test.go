@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,4 +164,32 @@ func goBenchEngine(b *testing.B) (*engine.Engine, []float32, []float32) {
 		b.Fatal(err)
 	}
 	return e, op, edge
+}
+
+// TestDeviceABI runs the device engine's C cases in a child process of this test binary, where
+// "cuda" engines live on package device's host emulation (registering the device there would change
+// what the other cases see: in this process "cuda" is DAAS_E_DEVICE).
+func TestDeviceABI(t *testing.T) {
+	if os.Getenv("DAAS_ABITEST_DEVICE") == "1" {
+		UseHostDevice()
+		for i, name := range DeviceNames() {
+			t.Run(name, func(t *testing.T) {
+				for _, f := range RunDevice(i) {
+					t.Error(f)
+				}
+			})
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDeviceABI$", "-test.v")
+	cmd.Env = append(os.Environ(), "DAAS_ABITEST_DEVICE=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the device cases failed: %v\n%s", err, out)
+	}
+	for _, name := range DeviceNames() {
+		if !strings.Contains(string(out), "--- PASS: TestDeviceABI/"+name) {
+			t.Errorf("the child did not pass %s:\n%s", name, out)
+		}
+	}
 }

@@ -78,11 +78,17 @@ int t_status(t_ctx *t, const char *file, int line, const char *expr, daas_status
 
 const char *abitest_name(int i) { return abitest_cases[i].name; }
 
-int abitest_run(int i, char **log_out) {
+int abitest_run(int i, char **log_out) { return abitest_run_case(&abitest_cases[i], log_out); }
+
+const char *abitest_device_name(int i) { return abitest_device_cases[i].name; }
+
+int abitest_run_device(int i, char **log_out) { return abitest_run_case(&abitest_device_cases[i], log_out); }
+
+int abitest_run_case(const t_case *c, char **log_out) {
     t_ctx t;
     memset(&t, 0, sizeof t);
     pthread_mutex_init(&t.mu, NULL);
-    abitest_cases[i].fn(&t);
+    c->fn(&t);
     pthread_mutex_destroy(&t.mu);
     *log_out = t.log;
     return t.failures;

@@ -20,12 +20,21 @@ typedef struct {
 extern const t_case abitest_cases[];
 extern const int abitest_ncases;
 
+/* The device engine's cases (device.c): run where "cuda" engines are the host emulation. */
+extern const t_case abitest_device_cases[];
+extern const int abitest_device_ncases;
+
 /* abitest_name returns the name of case i. */
 const char *abitest_name(int i);
 
 /* abitest_run runs case i; it returns the number of failures and a malloc'ed log (*log_out, NUL-
  * terminated, may be NULL when empty) that the caller frees with free(). */
 int abitest_run(int i, char **log_out);
+
+/* abitest_run_device runs device case i; abitest_run_case runs any case. */
+const char *abitest_device_name(int i);
+int abitest_run_device(int i, char **log_out);
+int abitest_run_case(const t_case *c, char **log_out);
 
 /* abitest_seen reports whether any test saw status st returned by a daas_* call. */
 int abitest_seen(daas_status st);

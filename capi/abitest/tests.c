@@ -490,6 +490,7 @@ void test_future_version(t_ctx *t);   /* state.c */
 void test_files(t_ctx *t);            /* files.c */
 void test_file_failures(t_ctx *t);    /* files.c */
 void test_device(t_ctx *t);           /* files.c */
+void test_device_functions_absent(t_ctx *t); /* device.c */
 void test_threads(t_ctx *t);          /* threads.c */
 void test_shared_engine(t_ctx *t);    /* threads.c */
 
@@ -511,6 +512,7 @@ const t_case abitest_cases[] = {
     {"Files", test_files},
     {"FileFailures", test_file_failures},
     {"Device", test_device},
+    {"DeviceFunctionsAbsent", test_device_functions_absent},
     {"Threads", test_threads},
     {"SharedEngine", test_shared_engine},
 };
