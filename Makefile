@@ -27,13 +27,14 @@ PYENV     := PYTHONPATH=$(CURDIR)/bindings/python DAAS_LIBRARY=$(CURDIR)/$(LIB)
 FLATC_VERSION := $(shell bash tools/flatbuffers-version.sh)
 FLATC     := $(HOME)/.cache/daas/flatc-$(FLATC_VERSION)
 
-GO_SOURCES := $(shell find engine capi -name '*.go' -o -name '*.c' -o -name '*.h' -o -name '*.map' 2>/dev/null) go.mod go.sum include/daas.h
+GO_SOURCES := $(shell find engine capi device -name '*.go' -o -name '*.c' -o -name '*.h' -o -name '*.map' 2>/dev/null) go.mod go.sum include/daas.h
+CUDALIB   := $(BUILD)/libdaas-cuda.so
 
 # pytest's slow parts, left out of `make check` (each runs a real search or builds and installs a package).
 SLOW_PYTESTS := tests/test_torch_search.py tests/test_user_mistakes.py tests/test_cli.py tests/test_torch_retrain.py \
                 tests/test_distributed.py
 
-.PHONY: help test check search lib install schemas deps venv gotest gocheck crosstest ctest pytest pytest-fast fuzz bench clean
+.PHONY: help test check search lib lib-cuda install schemas deps venv gotest gocheck crosstest ctest pytest pytest-fast fuzz bench clean
 
 ## help: this list of targets.
 help:
@@ -81,6 +82,14 @@ $(LIB): $(GO_SOURCES)
 	mv $(LIB).tmp $(LIB); rm -f $(LIB).tmp.h
 	ln -sf libdaas.so $(BUILD)/libdaas.so.$(ABI)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' capi/daas.pc.in > $(BUILD)/daas.pc
+
+## lib-cuda: build/libdaas-cuda.so (SONAME libdaas-cuda.so.1): libdaas.so plus the device engine on the GPU
+## (gorgonia.org/cu, kernels compiled to PTX by the venv's NVRTC). Builds without a GPU or CUDA toolkit;
+## loading it needs the NVIDIA driver (docs/GPU.md).
+lib-cuda: $(CUDALIB)
+$(CUDALIB): $(GO_SOURCES) device/cuda-requirements.txt tools/cuda-build.sh tools/nvrtc.py | venv
+	@mkdir -p $(BUILD)
+	GO=$(GO) bash tools/cuda-build.sh $(PY) $(CUDALIB)
 
 ## ctest: the C ABI from C: the header alone as C99/C11/C++17, the exported symbols, the C example.
 ctest: $(LIB)

@@ -25,3 +25,8 @@ type Backend interface {
 	// Name describes the device ("host emulation", or the GPU's name and ordinal).
 	Name() string
 }
+
+// pointerChecker is implemented by backends that can tell whether a pointer is their memory.
+type pointerChecker interface {
+	CheckPointer(p Ptr, n int) error
+}

@@ -55,7 +55,25 @@ func (d *Engine) Step(stream Stream, gradOp, gradEdge Ptr) error {
 	if gradOp == 0 || gradEdge == 0 {
 		return engine.Errorf(engine.ErrInvalidArgument, "grad_op and grad_edge must be device pointers, got %#x and %#x", gradOp, gradEdge)
 	}
+	if err := d.checkPointers(gradOp, gradEdge, "grad_op", "grad_edge"); err != nil {
+		return err
+	}
 	return d.b.Step(stream, d.f, d.i, gradOp, gradEdge)
+}
+
+// checkPointers checks an op-sized and an edge-sized float buffer where the backend can.
+func (d *Engine) checkPointers(op, edge Ptr, opName, edgeName string) error {
+	c, ok := d.b.(pointerChecker)
+	if !ok {
+		return nil
+	}
+	if err := c.CheckPointer(op, 4*d.lay.nAlpha); err != nil {
+		return engine.Errorf(engine.ErrInvalidArgument, "%s: %v", opName, err)
+	}
+	if err := c.CheckPointer(edge, 4*d.lay.nEdges); err != nil {
+		return engine.Errorf(engine.ErrInvalidArgument, "%s: %v", edgeName, err)
+	}
+	return nil
 }
 
 // Weights enqueues the writing of the op weights (n_alpha float32) and the edge weights (n_edges
@@ -63,6 +81,9 @@ func (d *Engine) Step(stream Stream, gradOp, gradEdge Ptr) error {
 func (d *Engine) Weights(stream Stream, opOut, edgeOut Ptr) error {
 	if opOut == 0 || edgeOut == 0 {
 		return engine.Errorf(engine.ErrInvalidArgument, "op_out and edge_out must be device pointers, got %#x and %#x", opOut, edgeOut)
+	}
+	if err := d.checkPointers(opOut, edgeOut, "op_out", "edge_out"); err != nil {
+		return err
 	}
 	return d.b.Weights(stream, d.f, d.i, opOut, edgeOut)
 }
