@@ -4,9 +4,16 @@ The library is loaded on first use (``import daas`` alone never loads it, so :mo
 works without it). It is looked up, in order:
 
 1. the path in the environment variable ``DAAS_LIBRARY`` (an error if that file does not load);
-2. ``libdaas.so`` inside the installed package (``daas/libdaas.so``, as shipped in a wheel);
-3. the build tree of a source checkout, ``<repo>/build/libdaas.so`` (``make lib`` writes it), when
+2. ``libdaas-cuda.so``, the library with the device engine (``make lib-cuda``), but only when PyTorch
+   sees a GPU (``torch.cuda.is_available()``) and ``DAAS_NO_CUDA`` is not set: loading it initializes
+   the CUDA driver, and without a GPU that ends the process. It is the path in ``DAAS_CUDA_LIBRARY``,
+   or the first ``libdaas-cuda.so`` among the places below;
+3. ``libdaas.so`` inside the installed package (``daas/libdaas.so``, as shipped in a wheel);
+4. the build tree of a source checkout, ``<repo>/build/libdaas.so`` (``make lib`` writes it), when
    the package sits in one: ``<repo>/bindings/python/daas`` with ``<repo>/go.mod`` beside it.
+
+libdaas-cuda.so does all libdaas.so does; one process loads one of them. :func:`has_device` says
+whether the loaded one has the device engine.
 
 At load ``daas_abi_version()`` must equal :data:`daas._raw.ABI_VERSION`.
 
@@ -27,31 +34,64 @@ from typing import List, Optional
 from . import _raw
 from .errors import ForkedProcessError, LibraryError
 
-__all__ = ["get", "path", "candidates", "ENV_VAR"]
+__all__ = ["get", "path", "candidates", "has_device", "ENV_VAR", "CUDA_ENV_VAR"]
 
 ENV_VAR = "DAAS_LIBRARY"
+CUDA_ENV_VAR = "DAAS_CUDA_LIBRARY"
+NO_CUDA_ENV_VAR = "DAAS_NO_CUDA"
 _NAME = "libdaas.so"
+_CUDA_NAME = "libdaas-cuda.so"
 
 _lock = threading.Lock()
 _lib: Optional[ctypes.CDLL] = None
 _path: Optional[str] = None
+_device = False
 _pid: Optional[int] = None
 _forked = False
 _fork_hook_registered = False
 
 
-def candidates() -> List[Path]:
-    """The places searched when ``DAAS_LIBRARY`` is not set, in order.
+def candidates(name: str = _NAME) -> List[Path]:
+    """The places searched for ``name`` when ``DAAS_LIBRARY`` is not set, in order.
 
     The build tree is a candidate only when the package is inside a source checkout (its
     ``go.mod`` three folders up), so an installed package never looks outside itself.
     """
     pkg = Path(__file__).resolve().parent
-    found = [pkg / _NAME]
+    found = [pkg / name]
     repo = pkg.parent.parent.parent
     if (repo / "go.mod").is_file():
-        found.append(repo / "build" / _NAME)
+        found.append(repo / "build" / name)
     return found
+
+
+def _gpu_visible() -> bool:
+    """Whether PyTorch is installed and sees a CUDA device (False without torch)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def _cuda_library() -> Optional[str]:
+    """The libdaas-cuda.so to load: only where a GPU is visible (see the module documentation)."""
+    if os.environ.get(NO_CUDA_ENV_VAR):
+        return None
+    env = os.environ.get(CUDA_ENV_VAR)
+    found = [Path(env)] if env else candidates(_CUDA_NAME)
+    present = [f for f in found if f.is_file()]
+    if env and not present:
+        raise LibraryError(f"daas: {CUDA_ENV_VAR}={env!r} does not name a file")
+    if not present or not _gpu_visible():
+        return None
+    return str(present[0])
+
+
+def has_device() -> bool:
+    """Whether the loaded library (loading it if needed) is libdaas-cuda.so, with the device engine."""
+    get()
+    return _device
 
 
 def _mark_forked() -> None:
@@ -102,6 +142,9 @@ def _locate() -> str:
         if not os.path.isfile(env):
             raise LibraryError(f"daas: {ENV_VAR}={env!r} does not name a file")
         return env
+    cuda = _cuda_library()
+    if cuda is not None:
+        return cuda
     tried = candidates()
     for cand in tried:
         if cand.is_file():
@@ -122,7 +165,7 @@ def get() -> ctypes.CDLL:
     Raises LibraryError when it cannot be found or has the wrong ABI version, and
     ForkedProcessError in a forked child of the process that loaded it.
     """
-    global _lib, _path, _pid, _fork_hook_registered
+    global _lib, _path, _pid, _device, _fork_hook_registered
     lib = _lib
     if lib is not None:
         if _forked or os.getpid() != _pid:
@@ -132,6 +175,7 @@ def get() -> ctypes.CDLL:
         if _lib is None:
             file = _locate()
             loaded = _load(file)
+            _device = os.path.basename(file).startswith("libdaas-cuda")
             _path, _pid, _lib = os.path.abspath(file), os.getpid(), loaded
             if not _fork_hook_registered and hasattr(os, "register_at_fork"):
                 os.register_at_fork(after_in_child=_mark_forked)

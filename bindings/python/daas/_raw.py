@@ -14,7 +14,7 @@ refuses to run in a forked child. Ownership follows the header: inputs are borro
 from __future__ import annotations
 
 import ctypes
-from ctypes import POINTER, c_char_p, c_int32, c_size_t, c_uint8, c_uint32, c_void_p
+from ctypes import POINTER, c_char_p, c_int32, c_size_t, c_uint8, c_uint32, c_uint64, c_void_p
 from typing import Any
 
 from .errors import error_from_status
@@ -109,6 +109,17 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     # daas_status daas_engine_step(daas_engine *engine, const float *grad_op, size_t n_alpha,
     #                              const float *grad_edge, size_t n_edges);
     status_fn("daas_engine_step", daas_engine_p, c_void_p, c_size_t, c_void_p, c_size_t)
+
+    # daas_status daas_engine_get_weights_device(const daas_engine *engine, uint64_t op_out, size_t n_alpha,
+    #                                            uint64_t edge_out, size_t n_edges, void *stream);
+    status_fn("daas_engine_get_weights_device", daas_engine_p, c_uint64, c_size_t, c_uint64, c_size_t, c_void_p)
+
+    # daas_status daas_engine_step_device(daas_engine *engine, uint64_t grad_op, size_t n_alpha,
+    #                                     uint64_t grad_edge, size_t n_edges, void *stream);
+    status_fn("daas_engine_step_device", daas_engine_p, c_uint64, c_size_t, c_uint64, c_size_t, c_void_p)
+
+    # daas_status daas_engine_sync(daas_engine *engine);
+    status_fn("daas_engine_sync", daas_engine_p)
 
     # daas_status daas_engine_discretize(const daas_engine *engine, daas_bytes *genotype_json_out);
     status_fn("daas_engine_discretize", daas_engine_p, POINTER(daas_bytes))

@@ -188,6 +188,16 @@ def _load_handle(data: bytes) -> Any:
     return out
 
 
+def _describe(lib: ctypes.CDLL, handle: Any) -> Tuple[Sizes, Optional[int]]:
+    """An engine's sizes and, for a device engine, its GPU ordinal (None for a host engine)."""
+    n_alpha, n_edges = ctypes.c_size_t(), ctypes.c_size_t()
+    lib.daas_engine_sizes(handle, ctypes.byref(n_alpha), ctypes.byref(n_edges))
+    b = _raw.daas_bytes()
+    lib.daas_engine_config(handle, ctypes.byref(b))
+    device = str(json.loads(_raw.take_bytes(lib, b))["device"])
+    return Sizes(int(n_alpha.value), int(n_edges.value)), None if device == "cpu" else int(device.partition(":")[2] or 0)
+
+
 def _free_handle(handle: Any) -> None:
     """Finalizer body: free an engine handle, never from a forked child (the Go runtime is gone)."""
     if _library.in_forked_child():
@@ -207,10 +217,13 @@ class Engine:
 
     Buffers: :meth:`step` passes float32 C-contiguous numpy arrays and CPU torch tensors to the
     library without copying; other inputs are converted once (with a :class:`~daas.errors.CopyWarning`);
-    tensors on a GPU are refused with ValueError (call ``.cpu()`` yourself, so the copy is visible).
+    tensors on a GPU are refused with ValueError (call ``.cpu()`` yourself, so the copy is visible) -
+    except by a device engine (``{"device": "cuda"}``, libdaas-cuda.so), whose :meth:`step` and
+    :meth:`weights` take CUDA tensors and enqueue kernels on the current stream, never copying to
+    the host (:attr:`device`, :meth:`sync`).
     """
 
-    __slots__ = ("_handle", "_lock", "_finalizer", "_sizes", "__weakref__")
+    __slots__ = ("_handle", "_lock", "_finalizer", "_sizes", "_device", "__weakref__")
 
     def __init__(self, config: Config = None) -> None:
         text = _config_bytes(config)
@@ -223,9 +236,7 @@ class Engine:
         self._lock = threading.Lock()
         self._handle = handle
         self._finalizer = weakref.finalize(self, _free_handle, handle)
-        n_alpha, n_edges = ctypes.c_size_t(), ctypes.c_size_t()
-        lib.daas_engine_sizes(handle, ctypes.byref(n_alpha), ctypes.byref(n_edges))
-        self._sizes = Sizes(int(n_alpha.value), int(n_edges.value))
+        self._sizes, self._device = _describe(lib, handle)
 
     @classmethod
     def load_bytes(cls, data: Union[bytes, bytearray, memoryview]) -> "Engine":
@@ -282,9 +293,7 @@ class Engine:
             old = self._finalizer
             self._handle = out
             self._finalizer = weakref.finalize(self, _free_handle, out)
-            n_alpha, n_edges = ctypes.c_size_t(), ctypes.c_size_t()
-            lib.daas_engine_sizes(out, ctypes.byref(n_alpha), ctypes.byref(n_edges))
-            self._sizes = Sizes(int(n_alpha.value), int(n_edges.value))
+            self._sizes, self._device = _describe(lib, out)
         old()
 
     # -- life cycle --------------------------------------------------------------------------
@@ -325,6 +334,42 @@ class Engine:
             return self._sizes
 
     @property
+    def device(self) -> str:
+        """Where α, β and the Adam state live and step: ``"cpu"``, or ``"cuda:N"`` for a device engine
+        (created with ``{"device": "cuda"}`` in a process that loaded libdaas-cuda.so)."""
+        return "cpu" if self._device is None else f"cuda:{self._device}"
+
+    def sync(self) -> None:
+        """Wait for the device engine's enqueued work; raises NumericError naming the first step the
+        device refused since the last synchronizing call (see include/daas.h, THE DEVICE ENGINE).
+        Every reading method synchronizes too. A host engine has nothing to wait for."""
+        if self._device is None:
+            return
+        with self._lock:
+            lib, h = self._open()
+            lib.daas_engine_sync(h)
+
+    def _device_buffer(self, x: Any, name: str, n: int) -> Optional[int]:
+        """The device address of ``x`` when this is a device engine and ``x`` a CUDA tensor (checked:
+        float32, contiguous, on the engine's GPU, n elements); None to take the host path."""
+        if self._device is None or not _is_torch_tensor(x) or x.device.type != "cuda":
+            return None
+        if x.device.index != self._device:
+            raise ValueError(f"daas: {name} is on {x.device}, the engine on cuda:{self._device}")
+        if x.dtype is not _torch_f32 or not x.is_contiguous():
+            raise InvalidArgumentError(E_INVALID_ARGUMENT, f"daas: {name}: a contiguous torch.float32 CUDA tensor is needed "
+                                       f"(got {x.dtype}, contiguous={x.is_contiguous()})")
+        if x.numel() != n:
+            raise InvalidArgumentError(E_INVALID_ARGUMENT, f"daas: {name} has {x.numel()} values, want {n}")
+        return int(x.data_ptr())
+
+    @staticmethod
+    def _stream(x: Any) -> int:
+        import torch  # a CUDA tensor is in hand
+
+        return int(torch.cuda.current_stream(x.device).cuda_stream)
+
+    @property
     def alpha(self) -> FloatArray:
         """A float32 copy of α, laid out ``[cell][edge][op]``."""
         out = np.empty(self._sizes.n_alpha, dtype=np.float32)
@@ -345,15 +390,30 @@ class Engine:
     def weights(self, out: Optional[Tuple[Any, Any]] = None) -> Tuple[Any, Any]:
         """The mixing weights the supernet uses: (op_weights, edge_weights), docs/DESIGN.md, Relaxation.
 
-        Without ``out`` two new float32 arrays are returned. With ``out=(op, edge)`` they are filled
-        in place and returned: each must be a writable, C-contiguous float32 numpy array or CPU
-        torch tensor of n_alpha and n_edges elements (any shape).
+        Without ``out`` two new float32 arrays are returned (a device engine returns CUDA tensors on
+        its GPU). With ``out=(op, edge)`` they are filled in place and returned: each must be a
+        writable, C-contiguous float32 numpy array or CPU torch tensor of n_alpha and n_edges
+        elements (any shape) - or, for a device engine, contiguous float32 CUDA tensors on its GPU,
+        which are written by a kernel on the current stream, without waiting.
         """
         if out is None:
-            op = np.empty(self._sizes.n_alpha, dtype=np.float32)
-            edge = np.empty(self._sizes.n_edges, dtype=np.float32)
-        else:
-            op, edge = out
+            if self._device is not None:
+                import torch  # a device engine lives in a process with torch and a GPU
+
+                dev = torch.device("cuda", self._device)
+                out = (torch.empty(self._sizes.n_alpha, dtype=torch.float32, device=dev),
+                       torch.empty(self._sizes.n_edges, dtype=torch.float32, device=dev))
+            else:
+                out = (np.empty(self._sizes.n_alpha, dtype=np.float32), np.empty(self._sizes.n_edges, dtype=np.float32))
+        op, edge = out
+        op_dev = self._device_buffer(op, "op weights", self._sizes.n_alpha)
+        edge_dev = self._device_buffer(edge, "edge weights", self._sizes.n_edges)
+        if op_dev is not None and edge_dev is not None:
+            stream = self._stream(op)
+            with self._lock:
+                lib, h = self._open()
+                lib.daas_engine_get_weights_device(h, op_dev, self._sizes.n_alpha, edge_dev, self._sizes.n_edges, stream)
+            return op, edge
         op_ptr, n_op = _output_buffer(op, "op weights")
         edge_ptr, n_edge = _output_buffer(edge, "edge weights")
         with self._lock:
@@ -433,12 +493,25 @@ class Engine:
     def step(self, grad_op: Any, grad_edge: Any) -> None:
         """One architecture step from the task loss's gradients w.r.t. the op and edge weights.
 
-        Gradients holding NaN or Inf, or an update that would leave the bounds every state keeps
+        On a device engine, contiguous float32 CUDA tensors on its GPU are read by a kernel enqueued
+        on the current stream: the call returns at once, and a refused step (NaN, Inf, out of
+        bounds) raises NumericError from the next synchronizing call (:meth:`sync`, or any reading
+        method) instead. Host buffers work on a device engine too, synchronizing.
+
+        On the host, gradients holding NaN or Inf, or an update that would leave the bounds every state keeps
         (|α|, |β| ≤ 1e12; no search comes near), raise NumericError and leave the engine exactly as
         it was; wrong lengths raise InvalidArgumentError.
         """
         if grad_op is None or grad_edge is None:
             raise TypeError(_missing_gradient("grad_op" if grad_op is None else "grad_edge"))
+        op_dev = self._device_buffer(grad_op, "grad_op", self._sizes.n_alpha)
+        edge_dev = self._device_buffer(grad_edge, "grad_edge", self._sizes.n_edges)
+        if op_dev is not None and edge_dev is not None:
+            stream = self._stream(grad_op)
+            with self._lock:
+                lib, h = self._open()
+                lib.daas_engine_step_device(h, op_dev, self._sizes.n_alpha, edge_dev, self._sizes.n_edges, stream)
+            return
         keep_op, op_ptr, n_op = _input_buffer(grad_op, "grad_op")
         keep_edge, edge_ptr, n_edge = _input_buffer(grad_edge, "grad_edge")
         sizes = self._sizes

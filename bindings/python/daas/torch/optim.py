@@ -16,6 +16,12 @@ Adam step of α and β with the DAAS losses) and refreshes them in place with th
             arch.step()
     torch.save({"model": model.state_dict(), "arch": arch.state_dict()}, "search.pt")
 
+With a device engine (``daas.Engine({"device": "cuda", ...})`` in a process that loaded libdaas-cuda.so)
+the two tensors are the engine's own output on the GPU: :meth:`~ArchitectureOptimizer.step` enqueues the
+engine's step and the refresh of the weights on the current stream and returns without copying anything
+to the host or waiting for the GPU (a refused step raises from the next synchronizing call, e.g.
+``engine.sync()``). With a host engine on CUDA the gradients are copied to the host and the weights back.
+
 ``state_dict()`` holds the engine's whole state as bytes (α, β, the Adam moments, epoch, step count and
 history), so the supernet, its optimizer and the architecture go into one ``torch.save`` checkpoint;
 ``load_state_dict()`` puts the engine back exactly where it was, and the search continues bit for bit.
@@ -38,14 +44,21 @@ class ArchitectureOptimizer(torch.optim.Optimizer):
 
     def __init__(self, engine: Any, device: Any = None) -> None:
         self.engine = engine
-        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.on_device = getattr(engine, "device", "cpu") != "cpu"
+        default = engine.device if self.on_device else "cpu"
+        self.device = torch.device(device) if device is not None else torch.device(default)
+        if self.on_device and self.device != torch.device(engine.device):
+            raise ValueError(f"daas.torch: the engine lives on {engine.device}, the weights would be on {self.device}")
         n_alpha, n_edges = engine.sizes
-        # Host buffers the engine fills in place (no allocation per step).
+        # Host buffers the engine fills in place (no allocation per step); unused by a device engine.
         self._op_np = np.empty(n_alpha, dtype=np.float32)
         self._edge_np = np.empty(n_edges, dtype=np.float32)
-        engine.weights(out=(self._op_np, self._edge_np))
-        op = torch.from_numpy(self._op_np).to(self.device, copy=True).requires_grad_(True)
-        edge = torch.from_numpy(self._edge_np).to(self.device, copy=True).requires_grad_(True)
+        if self.on_device:
+            op, edge = (t.requires_grad_(True) for t in engine.weights())
+        else:
+            engine.weights(out=(self._op_np, self._edge_np))
+            op = torch.from_numpy(self._op_np).to(self.device, copy=True).requires_grad_(True)
+            edge = torch.from_numpy(self._edge_np).to(self.device, copy=True).requires_grad_(True)
         super().__init__([op, edge], {})
         #: Seconds spent inside the engine (weights and step) since the last :meth:`take_engine_seconds`.
         self.engine_seconds = 0.0
@@ -94,14 +107,22 @@ class ArchitectureOptimizer(torch.optim.Optimizer):
                 raise RuntimeError(f"daas.torch: {name}.grad is None: use the weights in the forward pass and "
                                    "backpropagate (loss.backward() or ArchitectureOptimizer.backward(loss)) "
                                    "before step()")
-            grads.append(p.grad.detach().to("cpu", torch.float32).contiguous().numpy())
+            g = p.grad.detach().to(torch.float32).contiguous()
+            grads.append(g if self.on_device else g.to("cpu").numpy())
         t0 = time.perf_counter()
         self.engine.step(grads[0], grads[1])
-        self.engine.weights(out=(self._op_np, self._edge_np))
+        self._refresh()
         self.engine_seconds += time.perf_counter() - t0
+        return loss
+
+    def _refresh(self) -> None:
+        """The weight tensors take the engine's current weights, in place."""
+        if self.on_device:  # a kernel writes them on the current stream
+            self.engine.weights(out=(self.op_weights.detach(), self.edge_weights.detach()))
+            return
+        self.engine.weights(out=(self._op_np, self._edge_np))
         self.op_weights.copy_(torch.from_numpy(self._op_np))
         self.edge_weights.copy_(torch.from_numpy(self._edge_np))
-        return loss
 
     def take_engine_seconds(self) -> float:
         """The seconds spent in the engine since the last call, and resets the count."""
@@ -117,8 +138,6 @@ class ArchitectureOptimizer(torch.optim.Optimizer):
         object), and refreshes the weight tensors."""
         self.engine.load_state_dict({"state": state_dict["engine_state"]})
         with torch.no_grad():
-            self.engine.weights(out=(self._op_np, self._edge_np))
-            self.op_weights.copy_(torch.from_numpy(self._op_np))
-            self.edge_weights.copy_(torch.from_numpy(self._edge_np))
+            self._refresh()
         for p in (self.op_weights, self.edge_weights):
             p.grad = None

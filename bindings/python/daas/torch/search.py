@@ -476,6 +476,23 @@ def _batches(data: Dataset, args: argparse.Namespace,
             distributed.ShardedBatches(data.val, args.batch_size, seed=args.seed + 2, rank=r, world_size=w))
 
 
+def engine_placement(config: Mapping[str, Any], device: torch.device) -> Tuple[Dict[str, Any], str]:
+    """The config with the engine placed where the supernet is, and words saying where: on CUDA the
+    device engine (libdaas-cuda.so: α, β and the Adam state on the GPU, each step a kernel on the
+    current stream, no host copy), else the host engine. A config that names a device keeps it."""
+    import daas
+
+    placed = dict(config)
+    if "device" in placed:
+        return placed, f"device {placed['device']}"
+    if device.type != "cuda":
+        return placed, "host"
+    if not daas._library.has_device():
+        return placed, "host; with libdaas-cuda.so (make lib-cuda) it would run on the GPU"
+    placed["device"] = f"cuda:{device.index if device.index is not None else torch.cuda.current_device()}"
+    return placed, f"device engine on {placed['device']}"
+
+
 def plan(method: str, data: Dataset, args: argparse.Namespace) -> Tuple[Dict[str, Any], List[str], int]:
     """The engine config of one method's run, the lines explaining it, and the steps per epoch."""
     train, val = _batches(data, args)
@@ -521,6 +538,7 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
     np.random.seed(args.seed)
     train, val = _batches(data, args, world)
     config, notes, steps = plan(method, data, args)
+    config, where = engine_placement(config, device)
     state_path = os.path.join(out_dir, "state.daas")
     model_path = os.path.join(out_dir, "supernet.pt")
     ckpt = _resume_checkpoint(state_path, model_path, config) if args.resume else None
@@ -532,7 +550,7 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
             log(f"[{name}] resuming after epoch {ckpt['epoch']} of {args.epochs} from {out_dir}")
         n_params = sum(p.numel() for p in model.parameters())
         log(f"[{name}] supernet: C={args.C}, {args.layers} cells ({', '.join(model.cell_types)}), "
-            f"{n_params} weights; engine: {eng.sizes[0]} op weights, {eng.sizes[1]} edge weights; "
+            f"{n_params} weights; engine ({where}): {eng.sizes[0]} op weights, {eng.sizes[1]} edge weights; "
             f"{steps} steps per epoch of batch {train.batch_size}"
             + (f" ({train.per_rank} on each of {world.world_size} ranks, {world.backend})" if world.distributed else ""))
         board = None
