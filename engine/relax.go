@@ -9,6 +9,14 @@ func sharpen(t float64) (g, dg float64) {
 	return float64(x*x) * x, float64(24 * t * t)
 }
 
+// sharpenSlope is sharpen's derivative g'(t) alone, for the gradient pass (the same bits as sharpen's dg).
+func sharpenSlope(t float64) float64 {
+	if t >= -0.5 {
+		return 2
+	}
+	return float64(24 * t * t)
+}
+
 // expShifted writes exp(z_i - max z) into p and returns max z and the sum of p: the shared part of
 // softmaxRow and logSoftmaxRow, shifted by the row's own maximum so no row over- or underflows.
 func expShifted(z, p []float64) (m, sum float64) {
