@@ -145,3 +145,32 @@ func TestDetMathBitIdentical(t *testing.T) {
 		t.Errorf("%d inputs differ", bad)
 	}
 }
+
+// expShifted writes dexp's arithmetic out inline; for every x <= 0 it must give dexpRef(x) (the row
+// [0, x] has its maximum at 0, so the second exponential is exp(x) itself).
+func TestExpShiftedBitIdentical(t *testing.T) {
+	n := 4_000_000
+	if testing.Short() {
+		n = 200_000
+	}
+	bad := 0
+	z, p := make([]float64, 2), make([]float64, 2)
+	bitIdentityInputs(n, func(x float64) {
+		if x > 0 {
+			x = -x
+		}
+		if x != x {
+			return // the logits are finite
+		}
+		z[0], z[1] = 0, x
+		m, sum := expShifted(z, p)
+		if got, want := p[1], dexpRef(x); m != 0 || math.Float64bits(got) != math.Float64bits(want) || sum != 1+want {
+			if bad++; bad <= 10 {
+				t.Errorf("expShifted([0, %v]) = %v (sum %v), dexpRef gives %v", x, got, sum, want)
+			}
+		}
+	})
+	if bad > 0 {
+		t.Errorf("%d inputs differ", bad)
+	}
+}
