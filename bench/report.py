@@ -258,6 +258,14 @@ def main() -> int:
     w(f"| daas_engine_step through the ABI | {fmt_ns(lim['abi-ns/step'])} ({lim['abi/c']:.2f}× C) |")
     w(f"| Engine.Step in Go | {fmt_ns(lim['go-ns/step'])} ({lim['go/c']:.2f}× C) |")
     w("")
+    w("What keeps the engine above the C step is the price of its determinism, not dispatch: its exp and log "
+      "(engine/detmath.go) are plain float64 code with every product rounded on its own, so that every machine "
+      "computes the same bits, where glibc picks a fused multiply-add variant at run time; Go neither "
+      "vectorizes nor fuses, and the engine still checks every result against the bounds a state keeps and "
+      "saves what it overwrites so that a refused step changes nothing. The ABI crossing adds the difference "
+      "between the ABI and Go rows. TestStepDigests (engine/bitpin_test.go) holds every state and weight the "
+      "step computes to digests recorded before the step was optimized.")
+    w("")
     w("## Python")
     w("")
     w(f"`{cmds['python']}`. Per step = `Engine.weights(out=...)` + `Engine.step(...)`; \"raw\" = the same two C "
