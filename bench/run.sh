@@ -38,6 +38,8 @@ runs go_engine go_engine.txt "for i in \$(seq $COUNT); do $GO test -run '^\$' -b
 run go_graph_x1000 go_graph_x1000.txt "$GO" test -run '^$' -bench '^BenchmarkSizedStepGraph$' \
   -benchmem -benchtime=3x -count="$COUNT" ./engine/
 runs go_abi go_abi.txt "for i in \$(seq $COUNT); do $GO test -run '^\$' -bench '^BenchmarkStepOverhead\$' -count=1 ./capi/abitest/; done"
+# the limit: the same darts step as plain C (bench/cstep), alternating with the ABI and Go steps
+runs c_limit c_limit.txt "for i in \$(seq $COUNT); do $GO test -run '^\$' -bench '^BenchmarkLimit\$' -count=1 ./bench/cstep/; done"
 # where a darts step's time goes
 runs go_profile go_profile.txt "$GO test -run '^\$' -bench '^BenchmarkStep\$/^darts-x1\$' -benchtime=2s \
   -cpuprofile $OUT/step.prof -o $OUT/engine.test ./engine/ >/dev/null && $GO tool pprof -top -nodecount=15 $OUT/engine.test $OUT/step.prof 2>/dev/null"

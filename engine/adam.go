@@ -40,16 +40,32 @@ func (s *adamState) firstOutOfRange(p []float64) (int, string) {
 	return -1, ""
 }
 
+// biasPowers caches b1^t and b2^t for one (b1, b2, t): the α and β groups share them when their
+// betas and step counts agree (the usual case), so each step computes them once.
+type biasPowers struct {
+	b1, b2     float64
+	t          int64
+	pow1, pow2 float64
+}
+
+func (c *biasPowers) at(b1, b2 float64, t int64) (pow1, pow2 float64) {
+	if c.t != t || c.b1 != b1 || c.b2 != b2 {
+		*c = biasPowers{b1: b1, b2: b2, t: t, pow1: dpow(b1, t), pow2: dpow(b2, t)}
+	}
+	return c.pow1, c.pow2
+}
+
 // step applies one Adam update with torch.optim.Adam's semantics: coupled L2 weight decay added to
 // the gradient, bias correction, step_size = lr / (1 - b1^t), denom = sqrt(v) / sqrt(1 - b2^t) + eps.
 // A learning rate of 0 leaves the parameters as they are while the moments still accumulate. When
 // nodes is not nil, only the entries of learnable nodes are touched (constant β stays 1.0). It
-// returns false when an updated entry left the state's bounds; the caller then restores p and s.
-func (s *adamState) step(p, grad []float64, a Adam, lr float64, nodes []node) bool {
+// returns false when an updated entry left the state's bounds (a NaN or Inf in grad always does);
+// the caller then restores p and s. pow caches the bias corrections' powers.
+func (s *adamState) step(p, grad []float64, a Adam, lr float64, nodes []node, pow *biasPowers) bool {
 	s.Step++
-	b1, b2 := a.Betas[0], a.Betas[1]
-	stepSize := lr / (1 - dpow(b1, s.Step))
-	invBC2 := 1 / math.Sqrt(1-dpow(b2, s.Step))
+	pow1, pow2 := pow.at(a.Betas[0], a.Betas[1], s.Step)
+	stepSize := lr / (1 - pow1)
+	invBC2 := 1 / math.Sqrt(1-pow2)
 	if nodes == nil {
 		return s.update(p, grad, 0, len(p), a, stepSize, invBC2)
 	}
@@ -66,15 +82,21 @@ func (s *adamState) step(p, grad []float64, a Adam, lr float64, nodes []node) bo
 // every updated entry is within the state's bounds.
 func (s *adamState) update(p, grad []float64, lo, hi int, a Adam, stepSize, invBC2 float64) bool {
 	b1, b2, wd, eps := a.Betas[0], a.Betas[1], a.WeightDecay, a.Eps
-	m, v, p, grad := s.M[lo:hi], s.V[lo:hi], p[lo:hi], grad[lo:hi]
+	c1, c2 := 1-b1, 1-b2
+	p = p[lo:hi]
+	m, v, grad := s.M[lo:hi], s.V[lo:hi], grad[lo:hi]
+	m, v, grad = m[:len(p)], v[:len(p)], grad[:len(p)] // one bounds check per slice, not per entry
 	ok := true
-	for i := range p {
-		g := grad[i] + float64(wd*p[i])
-		m[i] = float64(b1*m[i]) + float64((1-b1)*g)
-		v[i] = float64(b2*v[i]) + float64(float64((1-b2)*g)*g)
-		denom := float64(math.Sqrt(v[i])*invBC2) + eps
-		p[i] -= float64(stepSize * (m[i] / denom))
-		ok = ok && paramInRange(p[i]) && momentInRange(m[i]) && varianceInRange(v[i])
+	for i, pi := range p {
+		g := grad[i] + float64(wd*pi)
+		mi := float64(b1*m[i]) + float64(c1*g)
+		vi := float64(b2*v[i]) + float64(float64(c2*g)*g)
+		pi -= float64(stepSize * (mi / (float64(math.Sqrt(vi)*invBC2) + eps)))
+		m[i], v[i], p[i] = mi, vi, pi
+		// paramInRange and momentInRange as one comparison each on |x| (false for NaN as well)
+		if !(math.Abs(pi) <= paramLimit && math.Abs(mi) <= momentLimit && varianceInRange(vi)) {
+			ok = false
+		}
 	}
 	return ok
 }

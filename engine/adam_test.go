@@ -43,7 +43,7 @@ func TestAdamMatchesTorchFormula(t *testing.T) {
 		for i := range g {
 			g[i] = rng.NormFloat64() * math.Pow(10, float64(rng.IntN(7)-3))
 		}
-		s.step(p, g, a, a.LR, nil)
+		s.step(p, g, a, a.LR, nil, &biasPowers{})
 		ref.step(q, g)
 		for i := range p {
 			if !near(p[i], q[i], 1e-12) || !near(s.M[i], ref.m[i], 1e-12) || !near(s.V[i], ref.v[i], 1e-12) {

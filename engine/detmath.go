@@ -17,6 +17,8 @@ const (
 	ln2By32Lo  = 0x1.a39ef35793c76p-38 // ln(2)/32 - ln2By32Hi
 	invLn2x32  = 0x1.71547652b82fep+5  // 32/ln(2)
 	roundMagic = 0x1.8p52              // adding it rounds a float64 of magnitude < 2^51 to an integer
+
+	sqrt2Mantissa = 0x6a09e667f3bcd // the mantissa bits of math.Sqrt2
 )
 
 // exp2By32 holds 2^(j/32), j = 0..31, correctly rounded.
@@ -81,13 +83,14 @@ func dlog(x float64) float64 {
 		x *= 0x1p54
 		k = -54
 	}
+	// m in [1, 2) from x's mantissa, halved when above √2 (then k is one more). The test m > √2 is
+	// done on the mantissa bits without a branch: which way it goes depends on the data, so a branch
+	// would be mispredicted about as often as not.
 	bits := math.Float64bits(x)
-	k += int(bits>>52) - 1023
-	m := math.Float64frombits(bits&(1<<52-1) | 1023<<52) // m in [1, 2)
-	if m > math.Sqrt2 {
-		m *= 0.5
-		k++
-	}
+	mant := bits & (1<<52 - 1)
+	above := (sqrt2Mantissa - mant) >> 63 // 1 when mant > √2's mantissa, i.e. m > √2
+	k += int(bits>>52) - 1023 + int(above)
+	m := math.Float64frombits(mant | (1023-above)<<52)
 	f := m - 1
 	s := f / (2 + f)
 	z := float64(s * s)

@@ -27,6 +27,7 @@ type Engine struct {
 	undo               []float64 // α, β and their moments before the Adam update, restored if it fails
 	undoSteps          [2]int64
 	rowMax, rowLog     []float64  // per edge: the logits' max and the log of the shifted exponentials' sum
+	pow                biasPowers // the Adam bias corrections' powers of the current step
 	graph              *graphPath // built on first use when cfg.Gradient is GradientGraph
 }
 
@@ -172,46 +173,74 @@ func (e *Engine) Step(gradOp, gradEdge []float32) error {
 	if len(gradEdge) != len(e.beta) {
 		return Errorf(ErrInvalidArgument, "grad_edge: length %d, want %d", len(gradEdge), len(e.beta))
 	}
-	if i := firstNonFinite(gradOp); i >= 0 {
-		return Errorf(ErrNumeric, "grad_op[%d] is %v; nothing changed", i, gradOp[i])
-	}
-	if i := firstNonFinite(gradEdge); i >= 0 {
-		return Errorf(ErrNumeric, "grad_edge[%d] is %v; nothing changed", i, gradEdge[i])
+	fast := e.cfg.Gradient != GradientGraph
+	// On the fast path a NaN or Inf in grad_op, or an overflow in dα or dβ, makes the Adam update's
+	// moments non-finite, and the update reports it with the range errors (one pass over the weights
+	// instead of four); grad_edge is checked here because the nodes that keep every input ignore it.
+	if !fast || firstNonFinite(gradEdge) >= 0 {
+		if err := e.nonFiniteInputs(gradOp, gradEdge); err != nil {
+			return err
+		}
 	}
 	coef := e.stepCoefficients()
 	if e.cfg.Control != nil {
 		coef = e.boost.apply(coef)
 	}
-	if e.cfg.Gradient == GradientGraph {
+	if !fast {
 		if err := e.graphGradients(gradOp, gradEdge, coef); err != nil {
+			return err
+		}
+		if err := e.nonFiniteGradients(); err != nil {
 			return err
 		}
 	} else {
 		e.fastGradients(gradOp, gradEdge, coef)
-	}
-	if i := firstNonFinite(e.dAlpha); i >= 0 {
-		return Errorf(ErrNumeric, "the gradient of alpha[%d] overflowed; nothing changed", i)
-	}
-	if i := firstNonFinite(e.dBeta); i >= 0 {
-		return Errorf(ErrNumeric, "the gradient of beta[%d] overflowed; nothing changed", i)
 	}
 	lrA := e.cfg.Optimizer.Alpha.LR
 	if e.epoch < e.cfg.Optimizer.AlphaStartEpoch {
 		lrA = 0
 	}
 	e.saveUndo()
-	ok := e.adamA.step(e.alpha, e.dAlpha, e.cfg.Optimizer.Alpha, lrA, nil)
+	ok := e.adamA.step(e.alpha, e.dAlpha, e.cfg.Optimizer.Alpha, lrA, nil, &e.pow)
 	if e.cfg.Method == MethodDAAS {
-		ok = e.adamB.step(e.beta, e.dBeta, e.cfg.Optimizer.Beta, e.cfg.Optimizer.Beta.LR, e.lay.nodes) && ok
+		ok = e.adamB.step(e.beta, e.dBeta, e.cfg.Optimizer.Beta, e.cfg.Optimizer.Beta.LR, e.lay.nodes, &e.pow) && ok
 	}
 	if !ok {
-		err := e.checkRanges("")
+		err := e.nonFiniteInputs(gradOp, gradEdge)
+		if err == nil {
+			err = e.nonFiniteGradients()
+		}
+		if err == nil {
+			err = Errorf(ErrNumeric, "the Adam update would leave the bounds a state keeps (%v); nothing changed", e.checkRanges(""))
+		}
 		e.restoreUndo()
-		return Errorf(ErrNumeric, "the Adam update would leave the bounds a state keeps (%v); nothing changed", err)
+		return err
 	}
 	e.steps++
 	e.epSteps++
 	e.controlAfterStep()
+	return nil
+}
+
+// nonFiniteInputs returns the error of the first NaN or Inf in the gradients Step was given, or nil.
+func (e *Engine) nonFiniteInputs(gradOp, gradEdge []float32) error {
+	if i := firstNonFinite(gradOp); i >= 0 {
+		return Errorf(ErrNumeric, "grad_op[%d] is %v; nothing changed", i, gradOp[i])
+	}
+	if i := firstNonFinite(gradEdge); i >= 0 {
+		return Errorf(ErrNumeric, "grad_edge[%d] is %v; nothing changed", i, gradEdge[i])
+	}
+	return nil
+}
+
+// nonFiniteGradients returns the error of the first NaN or Inf in dα or dβ, or nil.
+func (e *Engine) nonFiniteGradients() error {
+	if i := firstNonFinite(e.dAlpha); i >= 0 {
+		return Errorf(ErrNumeric, "the gradient of alpha[%d] overflowed; nothing changed", i)
+	}
+	if i := firstNonFinite(e.dBeta); i >= 0 {
+		return Errorf(ErrNumeric, "the gradient of beta[%d] overflowed; nothing changed", i)
+	}
 	return nil
 }
 

@@ -65,8 +65,7 @@ func positiveSum(m []float64) float64 {
 func (e *Engine) fastGradients(gradOp, gradEdge []float32, coef Coefficients) {
 	nOps := e.lay.nOps
 	cA, cB := coef.OpEntropy(), coef.EdgeLoss()
-	var zb, db, lb [64]float64
-	z, dz, _ := rowBuffers(nOps, zb[:], db[:], lb[:])
+	daas := e.cfg.Method == MethodDAAS
 	// Three passes, so that the per-edge logarithms run back to back (their latency overlaps):
 	// 1. z = g(α) (kept in dAlpha for now) and the shifted exponentials, with each row's max and sum;
 	for r, off := 0, 0; off < len(e.alpha); r, off = r+1, off+nOps {
@@ -81,6 +80,7 @@ func (e *Engine) fastGradients(gradOp, gradEdge []float32, coef Coefficients) {
 	// 3. A, log A, and the gradient.
 	for r, off := 0, 0; off < len(e.alpha); r, off = r+1, off+nOps {
 		a, g, A, d := e.alpha[off:off+nOps], gradOp[off:off+nOps], e.opW[off:off+nOps], e.dAlpha[off:off+nOps]
+		g, A, d = g[:len(a)], A[:len(a)], d[:len(a)]
 		shift, inv := e.rowMax[r]+e.rowLog[r], dexp(-e.rowLog[r])
 		dot, h := 0.0, 0.0
 		for o := range A {
@@ -89,10 +89,15 @@ func (e *Engine) fastGradients(gradOp, gradEdge []float32, coef Coefficients) {
 			dot += float64(A[o] * float64(g[o]))
 			h -= float64(A[o] * d[o])
 		}
-		e.logits(a, z, dz)
-		for o := range A {
+		if !daas { // dα = dz: the logits are α
+			for o := range A {
+				d[o] = float64(A[o]*(float64(g[o])-dot)) - float64(cA*float64(A[o]*(d[o]+h)))
+			}
+			continue
+		}
+		for o, t := range a {
 			dzo := float64(A[o]*(float64(g[o])-dot)) - float64(cA*float64(A[o]*(d[o]+h)))
-			d[o] = float64(dz[o] * dzo)
+			d[o] = float64(sharpenSlope(t) * dzo)
 		}
 	}
 	for i := range e.dBeta {

@@ -117,7 +117,7 @@ func TestSchemaCoversEngineState(t *testing.T) {
 		"epSteps": "epoch_steps", "history": "history", "boost": "control_op_boost, control_edge_boost",
 	}
 	// Caches and scratch, rebuilt from the saved state (coef is recomputed when coefEpoch differs).
-	scratch := map[string]bool{"coef": true, "coefEpoch": true, "opW": true, "dAlpha": true, "dBeta": true, "graph": true, "rowMax": true, "rowLog": true, "undo": true, "undoSteps": true}
+	scratch := map[string]bool{"coef": true, "coefEpoch": true, "opW": true, "dAlpha": true, "dBeta": true, "graph": true, "rowMax": true, "rowLog": true, "undo": true, "undoSteps": true, "pow": true}
 	et := reflect.TypeOf(Engine{})
 	for i := 0; i < et.NumField(); i++ {
 		name := et.Field(i).Name
