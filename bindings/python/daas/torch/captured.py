@@ -78,11 +78,9 @@ class CapturedStep:
 
     # -- capture ------------------------------------------------------------------------------
 
-    def _buffers(self) -> Dict[str, torch.Tensor]:
-        return {k: v.clone() for k, v in self.model.state_dict().items() if not isinstance(v, torch.nn.Parameter)}
 
     def _capture(self, fn: Any, static: Dict[str, torch.Tensor]) -> Tuple[torch.cuda.CUDAGraph, Any]:
-        saved = self._buffers()  # the warm-up passes must not move the BatchNorm statistics
+        saved = [(b, b.clone()) for b in self.model.buffers()]  # the warm-ups must not move the statistics
         side = torch.cuda.Stream(self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(side):
@@ -92,7 +90,9 @@ class CapturedStep:
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph, pool=self._pool):
             out = fn(static)
-        self.model.load_state_dict(saved, strict=False)
+        with torch.no_grad():  # in place: the graph holds these buffers' addresses
+            for b, value in saved:
+                b.copy_(value)
         return graph, out
 
     def _arch_pass(self, s: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, ...]:
@@ -103,6 +103,9 @@ class CapturedStep:
         return logits.detach(), g_op, g_edge
 
     def _weight_pass(self, s: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+        # .grad freed first, so the captured backward allocates (in the graph's pool) the .grad that
+        # every replay overwrites, instead of adding to one left by a warm-up pass
+        self.optimizer.zero_grad(set_to_none=True)
         logits = self.model(s["x"], s["op"], s["edge"])
         loss = F.cross_entropy(logits, s["y"])
         loss.backward()
@@ -153,7 +156,6 @@ class CapturedStep:
         """As :func:`daas.torch.search.weight_step` with the architecture's current weights (returns
         the loss and the logits): the graph fills ``.grad``, clipping and the optimizer run eagerly."""
         if self._weight is None:
-            self.optimizer.zero_grad(set_to_none=True)  # the graph allocates the .grad it fills
             static = self._static(x, y, False)
             graph, out = self._capture(self._weight_pass, static)
             self._weight = {"graph": graph, "static": static, "out": out}
