@@ -171,7 +171,7 @@ soak: venv $(LIB) deps
 fuzz: $(LIB)
 	bash tools/fuzz.sh $(FUZZTIME)
 
-## bench: Go, C ABI, Python, PyTorch-reference and end-to-end benchmarks -> docs/BENCHMARKS.md (~5 min).
+## bench: Go, C ABI, Python, PyTorch-reference, end-to-end and supernet benchmarks -> docs/BENCHMARKS.md (~8 min).
 bench: venv $(LIB)
 	PY=$(PY) GO=$(GO) $(PYENV) bash bench/run.sh
 

@@ -121,19 +121,98 @@ def plot(path: str, go: Dict[str, Dict[str, float]], py: Dict[str, Any], ref: Di
     fig.savefig(path)
 
 
+SUPERNET_TITLE = "## Supernet: reference vs batched"
+SUPERNET_TARGETS = {("digits", "cpu"): 2.5, ("darts", "cpu"): 2.0, ("digits", "cuda"): 10.0, ("darts", "cuda"): 2.0}
+
+
+def supernet_section(sup: Dict[str, Any], command: str) -> List[str]:
+    """The supernet section of docs/BENCHMARKS.md from bench/supernet.py's JSON."""
+    L = [SUPERNET_TITLE, "",
+         f"`{command}` (bench/supernet.py; {sup['machine']['cpu']}, torch {sup['torch']}, {sup['threads']} thread). A "
+         "search step as daas.torch.search takes it: `architecture_step` (forward, the op/edge weight gradients, "
+         "`Engine.step`) then `weight_step` (forward, backward, clipping, SGD), with the reference "
+         "`daas.torch.model.Network` and with `daas.torch.batched.BatchedNetwork` (and `CapturedStep` on CUDA), "
+         "interleaved round by round in one process; median round. Aten calls: every op reaching the dispatcher "
+         "(a `TorchDispatchMode` counter) over one step, backward included."
+         + (f" Load average (1, 5, 15 min) before: {sup['loadavg_before']}; after: {sup['loadavg_after']}."
+            if "loadavg_before" in sup else ""), "",
+         "| case | device | batch | reference | batched | speed-up | target | aten calls per step (reference / batched) |",
+         "|---|---|---|---|---|---|---|---|"]
+    for r in sup["rows"]:
+        ms, calls = r["ms_per_step"], r["aten_calls_per_step"]
+        target = SUPERNET_TARGETS.get((r["case"], r["device"]))
+        x = r["speedup"]["batched"]
+        met = "" if target is None else f"≥ {target:g}× ({'met' if x >= target else '**missed**'})"
+        cap = f"; captured {ms['captured']:.1f} ms ({r['speedup']['captured']:.2f}×)" if "captured" in ms else ""
+        L.append(f"| {r['case']} (C={r['C']}, {r['cells']} cells, {r['side']}×{r['side']}) | {r['device']} | "
+                 f"{r['batch']} | {ms['reference']:.1f} ms | {ms['batched']:.1f} ms{cap} | **{x:.2f}×** | {met} | "
+                 f"{calls.get('reference', 0)} / {calls.get('batched', 0)} |")
+    L += ["", "The options' effect on the architecture gradients: relative L2 error of the op and edge weight "
+          "gradients of one digits-size batch (64) against the same BatchedNetwork in float32, contiguous:", "",
+          "| options | op weights | edge weights |", "|---|---|---|"]
+    for e in sup["gradient_errors"]:
+        opts = ", ".join(f"{k}={v}" for k, v in e["options"].items())
+        L.append(f"| {opts} | {e['op_weights']:.2e} | {e['edge_weights']:.2e} |")
+    L += ["", SUPERNET_NOTES, ""]
+    return L
+
+
+SUPERNET_NOTES = """The batched supernet cuts the aten calls about fourfold, but on this CPU a step is bound by the
+arithmetic of oneDNN's depthwise convolutions, above all their weight gradients at small spatial
+sizes (a `torch.profiler` run of the digits step puts `convolution_backward` at about half of it, in
+both networks), so fewer calls buy less than the issue's targets. Channels-last leaves the
+gradients equal to float32 rounding and changes the CPU time little; bfloat16 autocast moves the
+architecture gradients by about 10%, so it is not a free speed-up for the architecture side and is
+off by default. The GPU figures (digits ≥ 10×, CUDA graphs) are left for a session with a GPU:
+`python bench/supernet.py` measures them when CUDA is present."""
+
+
+def splice_supernet(d: str) -> None:
+    """Writes the supernet section alone into docs/BENCHMARKS.md (replacing it, or before the section
+    on a daas call after PyTorch work) and the figures into docs/benchmarks.json; the rest stays."""
+    sup = load(d, "supernet.json")
+    command = commands(d).get("supernet", re.sub(r"^\S*/venv-[0-9a-f]+/bin/python", "python", sup["command"]))
+    section = "\n".join(supernet_section(sup, command))
+    path = os.path.join(ROOT, "docs", "BENCHMARKS.md")
+    with open(path) as f:
+        text = f.read()
+    if SUPERNET_TITLE in text:
+        start = text.index(SUPERNET_TITLE)
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+    else:
+        anchor = text.index("## A daas call after PyTorch work")
+        text = text[:anchor] + section + "\n" + text[anchor:]
+    with open(path, "w") as f:
+        f.write(text)
+    jpath = os.path.join(ROOT, "docs", "benchmarks.json")
+    with open(jpath) as f:
+        data = json.load(f)
+    data["supernet"] = sup
+    data.setdefault("commands", {})["supernet"] = command
+    write_json(jpath, data)
+    print("wrote the supernet section of docs/BENCHMARKS.md and docs/benchmarks.json")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", default="build/bench")
     ap.add_argument("--seconds", type=float, default=None)
+    ap.add_argument("--only-supernet", action="store_true",
+                    help="splice only the supernet section (DIR/supernet.json) into docs/; the rest stays")
     args = ap.parse_args()
     d = args.dir
+    if args.only_supernet:
+        splice_supernet(d)
+        return 0
     cmds = commands(d)
     go = parse_go(os.path.join(d, "go_engine.txt"))
     go.update(parse_go(os.path.join(d, "go_graph_x1000.txt")))
     abi = parse_go(os.path.join(d, "go_abi.txt"))["BenchmarkStepOverhead"]
     cab = parse_c(os.path.join(d, "c_abi.txt"))
     lim = parse_go(os.path.join(d, "c_limit.txt"))["BenchmarkLimit"]
-    py, ref, e2e, lat = (load(d, f) for f in ("python.json", "reference.json", "e2e.json", "latency.json"))
+    py, ref, e2e, lat, sup = (load(d, f) for f in ("python.json", "reference.json", "e2e.json", "latency.json",
+                                                   "supernet.json"))
     with open(os.path.join(d, "go_profile.txt")) as f:
         profile = f.read().strip()
     mach = {**machine(), **versions()}
@@ -332,6 +411,7 @@ def main() -> int:
       + " the round-to-round spread. daas's time here is far above the back-to-back cost of its three calls "
       "(≈ 3 × 10–20 µs): each call comes after a few hundred ms of PyTorch work, see the next section.")
     w("")
+    L.extend(supernet_section(sup, cmds["supernet"]))
     w("## A daas call after PyTorch work")
     w("")
     w(f"`{cmds['latency']}`: the first and second call after {lat['what'].split('after ')[1]}; median over "
@@ -393,7 +473,8 @@ def main() -> int:
         "machine": mach, "commands": cmds, "seconds": args.seconds, "loadavg_before": load_before,
         "loadavg_after": load_after,
         "targets": [{"target": t, "measured": m, "met": ok} for t, m, ok in targets],
-        "go": go, "go_abi_overhead": abi, "c_abi": cab, "c_limit": lim, "python": py, "reference": ref, "e2e": e2e, "latency": lat})
+        "go": go, "go_abi_overhead": abi, "c_abi": cab, "c_limit": lim, "python": py, "reference": ref, "e2e": e2e,
+        "latency": lat, "supernet": sup})
     plot(os.path.join(ROOT, "docs", "benchmarks.png"), go, py, ref)
     print("wrote docs/BENCHMARKS.md, docs/benchmarks.json, docs/benchmarks.png")
     for t, m, ok in targets:

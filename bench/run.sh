@@ -51,6 +51,7 @@ run python python.txt "$PY" bench/python_bench.py --out "$OUT/python.json" --rep
 run reference reference.txt "$PY" bench/torch_reference.py --out "$OUT/reference.json" --repeats "$COUNT"
 run e2e e2e.txt "$PY" bench/e2e.py --out "$OUT/e2e.json" --steps 5 --rounds 6
 run latency latency.txt "$PY" bench/latency.py --out "$OUT/latency.json" --trials 30
+run supernet supernet.txt "$PY" bench/supernet.py --quick --out "$OUT/supernet.json"
 
 cut -d' ' -f1-3 /proc/loadavg > "$OUT/load_after.txt"
 echo "== measured in $(( $(date +%s) - start )) s; writing docs/"

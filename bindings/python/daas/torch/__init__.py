@@ -4,6 +4,10 @@
   primitives; :func:`~daas.torch.ops.register_op` adds your own).
 - :mod:`daas.torch.model`: :class:`MixedOp`, :class:`SearchCell` (any space the engine accepts) and the
   supernet :class:`Network`, driven by the engine's flat op and edge weights.
+- :mod:`daas.torch.batched`: :class:`BatchedNetwork`, the same supernet in far fewer PyTorch calls (each
+  op type once per wave of edges, stacked weights, one BatchNorm and one weighted reduction per wave),
+  converting to and from the reference ``Network``'s checkpoints.
+- :mod:`daas.torch.captured`: :class:`CapturedStep`, a search step's passes replayed from CUDA graphs.
 - :mod:`daas.torch.optim`: :class:`ArchitectureOptimizer`, the engine as a PyTorch optimizer over the
   op and edge weight tensors (``zero_grad``, ``step``, ``state_dict``).
 - :mod:`daas.torch.distributed`: data-parallel search on torch.distributed (one flat all-reduce of the
@@ -16,11 +20,13 @@
 - :mod:`daas.torch.data`, :mod:`daas.torch.plots`: digits / .npz data, PNG plots.
 """
 
+from .batched import BatchedNetwork
+from .captured import CapturedStep, CaptureUnavailable
 from .model import CellSpec, MixedOp, Network, SearchCell, SpaceSpec, default_layout
 from .ops import OPS, UnknownOpError, build_op, register_op
 from .optim import ArchitectureOptimizer
 
-__all__ = ["ArchitectureOptimizer", "CellSpec", "MixedOp", "Network", "SearchCell", "SpaceSpec", "default_layout", "OPS", "UnknownOpError",
+__all__ = ["ArchitectureOptimizer", "BatchedNetwork", "CapturedStep", "CaptureUnavailable", "CellSpec", "MixedOp", "Network", "SearchCell", "SpaceSpec", "default_layout", "OPS", "UnknownOpError",
            "build_op", "register_op", "scaled_config", "discretization_gap", "discretized_network_accuracy",
            "discrete_weights"]
 

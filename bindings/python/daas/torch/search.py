@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from . import distributed
 from .data import Batches, Dataset, DataWarning, batch_warnings, load_digits, load_npz
 from .evaluate import discretization_gap, genotype_dict
+from .batched import AMP_DTYPES, BatchedNetwork
 from .model import Network, SpaceSpec
 from .optim import ArchitectureOptimizer
 
@@ -163,7 +164,8 @@ def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epoch
            weight_decay: float = 3e-4, grad_clip: float = 5.0,
            checkpoint: Optional[Callable[[int, "SearchResult", torch.optim.Optimizer], None]] = None,
            progress: bool = True, desc: str = "search", position: int = 0,
-           resume: Optional[Mapping[str, Any]] = None, distributed: Optional[bool] = None) -> SearchResult:
+           resume: Optional[Mapping[str, Any]] = None, distributed: Optional[bool] = None,
+           cuda_graphs: bool = False, log: Optional[Callable[[str], None]] = None) -> SearchResult:
     """Runs ``epochs`` epochs of first-order search of ``model``'s architecture with ``engine``.
 
     ``train`` and ``val`` are re-iterable sources of ``(x, y)`` batches (a :class:`~daas.torch.data.Batches`,
@@ -189,6 +191,10 @@ def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epoch
     state digests are compared before the first epoch and after every epoch
     (:func:`~daas.torch.distributed.check_agreement`, which raises
     :class:`~daas.torch.distributed.ArchitectureDisagreement` on every rank when they differ).
+
+    ``cuda_graphs`` replays both passes of every step from CUDA graphs
+    (:class:`~daas.torch.captured.CapturedStep`); where that is not possible (not on CUDA, or
+    distributed) the search says why through ``log`` (default: a warning) and runs the eager step.
     """
     from . import distributed as dist  # (the argument ``distributed`` hides the module's name here)
 
@@ -243,6 +249,7 @@ def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epoch
         result.reduce_seconds += time.perf_counter() - t
 
     reduce = timed_reduce if distributed else None
+    captured = _captured_step(model, optimizer, arch, device, distributed, log) if cuda_graphs else None
 
     steps_per_epoch = min(len(train), len(val))  # type: ignore[arg-type]
     bar = None
@@ -260,11 +267,17 @@ def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epoch
             t0 = time.perf_counter()
             xt, yt, xv, yv = (t.to(device, non_blocking=True) for t in (xt, yt, xv, yv))
             # 1. architecture step on the validation batch; 2. weight step on the training batch
-            val_logits, d_time = architecture_step(arch, model, xv, yv, reduce)
+            if captured is not None:
+                val_logits, d_time = captured.architecture_step(xv, yv)
+            else:
+                val_logits, d_time = architecture_step(arch, model, xv, yv, reduce)
             val_correct += float((val_logits.argmax(1) == yv).sum())
             val_seen += yv.numel()
-            loss, logits = weight_step(trained, optimizer, xt, yt, arch.op_weights.detach(),
-                                       arch.edge_weights.detach(), grad_clip)
+            if captured is not None:
+                loss, logits = captured.weight_step(xt, yt, grad_clip)
+            else:
+                loss, logits = weight_step(trained, optimizer, xt, yt, arch.op_weights.detach(),
+                                           arch.edge_weights.detach(), grad_clip)
             loss_sum += float(loss) * yt.numel()
             correct += float((logits.argmax(1) == yt).sum())
             seen += yt.numel()
@@ -301,6 +314,41 @@ def search(engine: Any, model: Network, train: Iterable, val: Iterable, *, epoch
     if bar is not None:
         bar.close()
     return result
+
+
+def _captured_step(model: Any, optimizer: torch.optim.Optimizer, arch: ArchitectureOptimizer, device: torch.device,
+                   distributed: bool, log: Optional[Callable[[str], None]]) -> Any:
+    """The CapturedStep of a search with ``cuda_graphs``, or None (said through ``log``) where the
+    eager step must run instead."""
+    from .captured import CapturedStep, capture_available
+
+    why = "not with data parallelism (DistributedDataParallel)" if distributed else capture_available(device)
+    if why is None:
+        return CapturedStep(model, optimizer, arch)
+    message = f"daas.torch.search: cuda_graphs: {why}; running the eager step"
+    if log is not None:
+        log(message)
+    else:
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+    return None
+
+
+#: The supernet implementations of ``--supernet`` (docs/SEARCH.md, The supernet).
+SUPERNETS = {"batched": BatchedNetwork, "reference": Network}
+
+
+def build_supernet(kind: str, config: Any, *, channels_last: bool = False, amp: Optional[str] = None,
+                   **kwargs: Any) -> torch.nn.Module:
+    """The search's supernet: ``kind`` ``"batched"`` (:class:`~daas.torch.batched.BatchedNetwork`,
+    with its ``channels_last`` and ``amp`` options) or ``"reference"`` (:class:`Network`, which has
+    neither). ``kwargs`` go to the constructor (C, layers, num_classes, in_channels)."""
+    if kind not in SUPERNETS:
+        raise ValueError(f"daas.torch: unknown supernet {kind!r} (want {' or '.join(SUPERNETS)})")
+    if kind == "reference":
+        if channels_last or amp is not None:
+            raise ValueError("daas.torch: channels_last and amp are options of the batched supernet")
+        return Network(config, **kwargs)
+    return BatchedNetwork(config, channels_last=channels_last, amp=amp, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -431,7 +479,8 @@ def _draw_cells(genotype: Mapping[str, Any], out_dir: str, log: Callable[[str], 
         return render(genotype, os.path.join(out_dir, "cells.dot"))
 
 
-def _resume_checkpoint(state_path: str, model_path: str, config: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+def _resume_checkpoint(state_path: str, model_path: str, config: Mapping[str, Any],
+                       supernet: str = "reference") -> Optional[Dict[str, Any]]:
     """The supernet checkpoint to resume from, or None when the run folder has none yet (a fresh start).
     Raises SystemExit when the folder holds a run of another configuration or only half a checkpoint."""
     have = [os.path.exists(p) for p in (state_path, model_path)]
@@ -441,6 +490,9 @@ def _resume_checkpoint(state_path: str, model_path: str, config: Mapping[str, An
         missing = state_path if not have[0] else model_path
         raise SystemExit(f"daas.torch.search: --resume: {missing} is missing; the run folder holds half a checkpoint")
     ckpt = torch.load(model_path, weights_only=False)
+    if ckpt.get("supernet", "reference") != supernet:
+        raise SystemExit(f"daas.torch.search: --resume: {model_path} was written with --supernet "
+                         f"{ckpt.get('supernet', 'reference')} (its optimizer state has that layout); resume with it")
     if ckpt.get("config") != config or "resume_state" not in ckpt:
         raise SystemExit(f"daas.torch.search: --resume: {model_path} was written by a run with other settings "
                          "(or by an older daas); resume with the same flags, or start afresh in another --out")
@@ -541,12 +593,20 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
     config, where = engine_placement(config, device)
     state_path = os.path.join(out_dir, "state.daas")
     model_path = os.path.join(out_dir, "supernet.pt")
-    ckpt = _resume_checkpoint(state_path, model_path, config) if args.resume else None
+    supernet = getattr(args, "supernet", "batched")
+    ckpt = _resume_checkpoint(state_path, model_path, config, supernet) if args.resume else None
     with (daas.Engine.load(state_path) if ckpt is not None else daas.Engine(config)) as eng:
-        model = Network(eng.config, C=args.C, layers=args.layers, num_classes=data.num_classes,
-                        in_channels=data.in_channels).to(device)
-        if ckpt is not None:
-            model.load_state_dict(ckpt["model"])
+        try:
+            model = build_supernet(supernet, eng.config, channels_last=getattr(args, "channels_last", False),
+                                   amp=getattr(args, "amp", None), C=args.C, layers=args.layers,
+                                   num_classes=data.num_classes, in_channels=data.in_channels).to(device)
+        except ValueError as exc:
+            raise SystemExit(f"daas.torch.search: {exc}") from None
+        if ckpt is not None:  # supernet.pt holds the reference layout whichever supernet wrote it
+            if supernet == "reference":
+                model.load_state_dict(ckpt["model"])
+            else:
+                model.load_reference_state_dict(ckpt["model"])
             log(f"[{name}] resuming after epoch {ckpt['epoch']} of {args.epochs} from {out_dir}")
         n_params = sum(p.numel() for p in model.parameters())
         log(f"[{name}] supernet: C={args.C}, {args.layers} cells ({', '.join(model.cell_types)}), "
@@ -563,7 +623,8 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
             if board is not None:
                 board.scalars(epoch, _epoch_scalars(result))
             eng.save_file(state_path)
-            _atomic_torch_save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            state = model.state_dict() if supernet == "reference" else model.to_reference_state_dict()
+            _atomic_torch_save({"epoch": epoch, "model": state, "supernet": supernet, "optimizer": optimizer.state_dict(),
                                 "config": config, "C": args.C, "layers": args.layers,
                                 "num_classes": data.num_classes, "in_channels": data.in_channels,
                                 "history": result.history, "resume_state": result.resume_state,
@@ -571,7 +632,8 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
 
         result = search(eng, model, train, val, epochs=args.epochs, device=device, lr=args.lr,
                         checkpoint=checkpoint, progress=not args.no_progress, desc=name, position=position,
-                        resume=ckpt, distributed=world.distributed)
+                        resume=ckpt, distributed=world.distributed,
+                        cuda_graphs=getattr(args, "cuda_graphs", False), log=log)
         if not world.is_main:
             world.barrier()  # rank 0 evaluates and writes; the next method starts on every rank together
             return {"name": name, "method": method, "rank": world.rank}
@@ -601,7 +663,7 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
     report = {
         "name": name, "method": method, "epochs": args.epochs, "seed": args.seed, "device": _device_words(device),
         "data": data.describe(), "space": config["space"], "C": args.C, "layers": args.layers,
-        "cell_types": model.cell_types, "batch_size": train.batch_size, "steps_per_epoch": steps,
+        "cell_types": model.cell_types, "supernet": supernet, "batch_size": train.batch_size, "steps_per_epoch": steps,
         "weight_lr": args.lr, "config": config, "choices": notes,
         "world_size": result.world_size, "backend": result.backend, "batch_per_rank": train.per_rank,
         "agreement": result.agreement,
@@ -791,6 +853,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lambda-c", type=float, default=0.3, help="final value of the linear lambda_c schedule (default: %(default)s)")
     p.add_argument("--delay", type=int, default=None,
                    help="alpha_start_epoch and lambda_alpha delay; default max(1, round(8/50 x epochs))")
+    p.add_argument("--supernet", choices=sorted(SUPERNETS), default="batched",
+                   help="the supernet's implementation: batched (daas.torch.batched.BatchedNetwork, the same math in "
+                        "far fewer PyTorch calls) or reference (daas.torch.model.Network); default: %(default)s")
+    p.add_argument("--channels-last", action="store_true",
+                   help="batched supernet: activations and convolution weights in the channels-last memory format")
+    p.add_argument("--amp", choices=sorted(AMP_DTYPES), default=None,
+                   help="batched supernet: run its forward under torch.autocast with this dtype (bfloat16 on CPU; "
+                        "float16 or bfloat16 on CUDA); docs/BENCHMARKS.md measures what it does to the gradients")
+    p.add_argument("--cuda-graphs", action="store_true",
+                   help="replay each step's two passes from CUDA graphs (daas.torch.captured.CapturedStep); on CPU or "
+                        "with several ranks the search says so and runs the eager step")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N] (default: %(default)s)")
     p.add_argument("--threads", type=int, default=1,
                    help="PyTorch CPU threads (0: PyTorch's default). A supernet this small gains nothing from "

@@ -1,0 +1,588 @@
+"""A batched supernet: the math of :class:`daas.torch.model.Network` with far fewer PyTorch calls.
+
+:class:`Network` runs every op of every edge as its own chain of small modules (a digits supernet
+issues about 11,000 aten calls per forward); :class:`BatchedNetwork` computes the same function:
+
+- **Waves.** A cell's states are processed in order; a *wave* is every edge that leaves the cell's
+  inputs (all of them are ready at once), then every edge that leaves intermediate node 0, node 1, and
+  so on. The wave's input is its source states stacked along the channels, ``[N, K*C, H, W]`` for
+  ``K`` edges, and the ReLU in front of the convolutions is taken once for all of them.
+- **One call per op type per wave.** Each op type runs once on the stacked input: depthwise
+  convolutions over ``K*C`` groups, pointwise and plain convolutions with ``groups=K`` over stacked
+  weights, pooling as it is. The BatchNorm that ends every op (one per op and edge in the reference)
+  is **one** BatchNorm over the stacked channels of the wave's op types; its running statistics are
+  those of the reference's BatchNorms laid end to end (BatchNorm is per channel, so the numbers are
+  the same).
+- **The mixing as one weighted reduction.** The op outputs of a wave, ``M`` (op, edge) pairs, are
+  reduced into the wave's target nodes by one matrix product with the ``[nodes, M]`` matrix of
+  combined weights ``W_e * A_e,o`` (the ``none`` op adds exact zeros in the reference and is left
+  out).
+- **skip_zero.** With ``skip_zero=True`` an (op, edge) pair whose combined weight is exactly 0 is not
+  computed, as in the reference: an op type none of whose edges is active is not run at all; a
+  partly active one runs on the active edges only (their weights, channels and running statistics
+  picked out, the statistics written back), so a discretized network pays for its kept ops alone.
+
+Equality with the reference (outputs, every gradient, BatchNorm running statistics; float32
+tolerance, since sums run in another order) is tested in tests/test_batched.py on the darts, nb201
+and imbalanced spaces, with and without ``skip_zero``. Ops the batched code does not know (a
+:func:`~daas.torch.ops.register_op` op, or a built-in name registered anew) run per edge as the
+reference's modules, inside the same waves.
+
+**Checkpoints.** The stem, the cells' preprocessing and the classifier are the reference's modules
+under the same names; the ops' weights are stacked. :meth:`BatchedNetwork.to_reference_state_dict`
+gives a state dict that :class:`Network` loads, :meth:`BatchedNetwork.load_reference_state_dict`
+reads one, and :meth:`BatchedNetwork.from_network` / :meth:`BatchedNetwork.to_network` convert whole
+modules. A stacked BatchNorm has one ``num_batches_tracked`` for the BatchNorms it stands for: the
+conversion writes it into each of them and reads back their largest. Constructed with the same
+arguments under the same torch seed, a BatchedNetwork starts from exactly the weights of the
+Network (it builds one and converts it).
+
+**Options** (measured in docs/BENCHMARKS.md, not assumed): ``channels_last=True`` keeps activations
+and convolution weights in the channels-last memory format; ``amp="bfloat16"`` or ``"float16"``
+runs the forward under ``torch.autocast`` (logits come back as float32).
+
+Two deliberate differences: where every incoming edge of a node is inactive under ``skip_zero``, the
+reference runs the ops of the node's first edge to get a tensor to zero (updating their BatchNorm
+statistics); the batched network makes the zeros directly. And ``num_batches_tracked`` is shared by
+the ops of a wave, which matters only for BatchNorms with ``momentum=None`` whose active set changes
+from call to call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .model import CellSpec, Network, SpaceSpec
+from .ops import OPS
+
+__all__ = ["BatchedNetwork", "AMP_DTYPES"]
+
+#: The builders of the ops the batched code implements itself, as registered when daas.torch was
+#: imported; an op re-registered later runs per edge (the batched code would not match it).
+_BUILTIN_BUILDERS = {name: OPS[name] for name in ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
+                                                 "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5",
+                                                 "nor_conv_1x1", "nor_conv_3x3")}
+
+#: ``amp`` values: autocast dtypes by name.
+AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+# ---------------------------------------------------------------------------------------------
+# Stacked pieces
+
+
+def _rows(t: torch.Tensor, idx: Optional[torch.Tensor], K: int) -> torch.Tensor:
+    """Edge ``idx``'s rows of a tensor stacked edge by edge along dim 0 (all of it when idx is None)."""
+    return t if idx is None else t.unflatten(0, (K, -1))[idx].flatten(0, 1)
+
+
+def _chans(x: torch.Tensor, idx: Optional[torch.Tensor], K: int) -> torch.Tensor:
+    """Edge ``idx``'s channels of an activation stacked edge by edge along dim 1."""
+    return x if idx is None else x.unflatten(1, (K, -1))[:, idx].flatten(1, 2)
+
+
+def _batch_norm(x: torch.Tensor, bn: nn.BatchNorm2d, chan: Optional[torch.Tensor]) -> torch.Tensor:
+    """``bn`` on ``x``, whose channels are ``bn``'s channels ``chan`` (all of them when None): the
+    running statistics of those channels alone are used and updated, as ``nn.BatchNorm2d`` would."""
+    if chan is None:
+        return bn(x)
+    training = bn.training or bn.running_mean is None
+    factor = 0.0
+    if bn.training and bn.track_running_stats:
+        bn.num_batches_tracked.add_(1)
+        factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+    rm = bn.running_mean[chan] if bn.running_mean is not None else None
+    rv = bn.running_var[chan] if bn.running_var is not None else None
+    w = bn.weight[chan] if bn.weight is not None else None
+    b = bn.bias[chan] if bn.bias is not None else None
+    y = F.batch_norm(x, rm, rv, w, b, training, factor, bn.eps)
+    if bn.training and rm is not None:
+        with torch.no_grad():
+            bn.running_mean.index_copy_(0, chan, rm)
+            bn.running_var.index_copy_(0, chan, rv)
+    return y
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """How an op is computed on a wave: ``kind`` and its hyper-parameters."""
+
+    kind: str  # zero | pool | identity | reduce | sep | dil | conv | module
+    kernel: int = 0
+    padding: int = 0
+    dilation: int = 1
+    pool: str = ""
+
+
+def _kind(name: str, stride: int) -> _Kind:
+    if OPS.get(name) is not _BUILTIN_BUILDERS.get(name):
+        return _Kind("module")
+    table = {
+        "none": _Kind("zero"),
+        "max_pool_3x3": _Kind("pool", pool="max"), "avg_pool_3x3": _Kind("pool", pool="avg"),
+        "skip_connect": _Kind("identity" if stride == 1 else "reduce"),
+        "sep_conv_3x3": _Kind("sep", 3, 1), "sep_conv_5x5": _Kind("sep", 5, 2),
+        "dil_conv_3x3": _Kind("dil", 3, 2, 2), "dil_conv_5x5": _Kind("dil", 5, 4, 2),
+        "nor_conv_1x1": _Kind("conv", 1, 0), "nor_conv_3x3": _Kind("conv", 3, 1),
+    }
+    return table[name]
+
+
+#: For each kind, the stacked parameters and buffers: (name in the branch, path in the reference's
+#: op module). A path ending in ``bn`` stands for a BatchNorm's weight, bias and statistics; ``FINAL``
+#: is the op's last BatchNorm, which lives in the wave's stacked BatchNorm.
+_FINAL = "<final>"
+_LAYOUT: Dict[str, Tuple[Tuple[str, str], ...]] = {
+    "zero": (), "identity": (), "module": (),
+    "pool": ((_FINAL, "1"),),
+    "reduce": (("conv_a", "conv_a.weight"), ("conv_b", "conv_b.weight"), (_FINAL, "bn")),
+    "sep": (("dw1", "0.1.weight"), ("pw1", "0.2.weight"), ("bn1", "0.3"), ("dw2", "1.1.weight"),
+            ("pw2", "1.2.weight"), (_FINAL, "1.3")),
+    "dil": (("dw", "1.weight"), ("pw", "2.weight"), (_FINAL, "3")),
+    "conv": (("w", "1.weight"), (_FINAL, "2")),
+}
+_BN_ENTRIES = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+
+
+class _Branch(nn.Module):
+    """One op type on every edge of a wave, its weights stacked edge by edge."""
+
+    def __init__(self, name: str, op: int, kind: _Kind, refs: Sequence[nn.Module], C: int, stride: int,
+                 affine: bool) -> None:
+        super().__init__()
+        self.name, self.op, self.kind, self.C, self.stride, self.K = name, op, kind, C, stride, len(refs)
+        self.normalized = any(n == _FINAL for n, _ in _LAYOUT[kind.kind])
+        if kind.kind == "module":
+            self.mods = nn.ModuleList(refs)  # per edge, as the reference
+            return
+        for attr, path in _LAYOUT[kind.kind]:
+            if attr == _FINAL:
+                continue
+            if path.split(".")[-1] == "weight":
+                stacked = torch.cat([_get(r, path).detach() for r in refs], 0).clone()
+                self.register_parameter(attr, nn.Parameter(stacked))
+            else:  # an inner BatchNorm
+                self.add_module(attr, nn.BatchNorm2d(self.K * C, affine=affine))
+
+    def forward(self, x: torch.Tensor, r: torch.Tensor, idx: Optional[torch.Tensor], chan: Optional[torch.Tensor]
+                ) -> torch.Tensor:
+        """The op on the (active) edges: ``x`` and ``r = relu(x)`` hold their channels. Returns the
+        output before the final BatchNorm for normalized kinds, the op's output otherwise."""
+        k, s, K = self.kind, self.stride, self.K
+        n = K if idx is None else int(idx.numel())
+        if k.kind == "pool":
+            if k.pool == "max":
+                return F.max_pool2d(x, 3, s, 1)
+            return F.avg_pool2d(x, 3, s, 1, count_include_pad=False)
+        if k.kind == "identity":
+            return x
+        if k.kind == "conv":
+            return F.conv2d(r, _rows(self.w, idx, K), stride=s, padding=k.padding, groups=n)
+        if k.kind == "dil":
+            t = F.conv2d(r, _rows(self.dw, idx, K), stride=s, padding=k.padding, dilation=k.dilation, groups=n * self.C)
+            return F.conv2d(t, _rows(self.pw, idx, K), groups=n)
+        if k.kind == "sep":
+            t = F.conv2d(r, _rows(self.dw1, idx, K), stride=s, padding=k.padding, groups=n * self.C)
+            t = F.conv2d(t, _rows(self.pw1, idx, K), groups=n)
+            t = F.relu(_batch_norm(t, self.bn1, chan))
+            t = F.conv2d(t, _rows(self.dw2, idx, K), padding=k.padding, groups=n * self.C)
+            return F.conv2d(t, _rows(self.pw2, idx, K), groups=n)
+        if k.kind == "reduce":
+            a = F.conv2d(r, _rows(self.conv_a, idx, K), stride=2, groups=n)
+            shifted = F.pad(r, (0, 1, 0, 1))[:, :, 1:, 1:]
+            b = F.conv2d(shifted, _rows(self.conv_b, idx, K), stride=2, groups=n)
+            return torch.cat([a.unflatten(1, (n, -1)), b.unflatten(1, (n, -1))], 2).flatten(1, 2)
+        # module: per edge
+        edges = range(K) if idx is None else idx.tolist()
+        C = self.C
+        return torch.cat([self.mods[e](x[:, j * C:(j + 1) * C]) for j, e in enumerate(edges)], 1)
+
+
+def _get(module: nn.Module, path: str) -> Any:
+    for part in path.split("."):
+        module = getattr(module, part)
+    return module
+
+
+class _Wave(nn.Module):
+    """The edges leaving some states of a cell: ``sources[k]`` -> ``targets[k]`` (node), edge index
+    ``edges[k]`` within the cell."""
+
+    def __init__(self, spec: CellSpec, ops: Sequence[str], pairs: Sequence[Tuple[int, int]], ref_cell: nn.Module,
+                 C: int, stride: int, affine: bool) -> None:
+        super().__init__()
+        self.sources = [i for i, _ in pairs]
+        self.nodes = sorted({j for _, j in pairs})
+        self.targets = [self.nodes.index(j) for _, j in pairs]
+        self.edges = [spec.edge_index(j, i) for i, j in pairs]
+        self.C, self.K = C, len(pairs)
+        branches = []
+        for o, name in enumerate(ops):
+            kind = _kind(name, stride)
+            if kind.kind == "zero":
+                continue
+            refs = [ref_cell.edges[e].ops[o] for e in self.edges]
+            branches.append(_Branch(name, o, kind, refs, C, stride, affine))
+        self.branches = nn.ModuleList(branches)
+        channels = sum(self.K * C for b in branches if b.normalized)
+        self.bn = nn.BatchNorm2d(channels, affine=affine) if channels else None
+
+    def layout(self) -> Iterator[Tuple[str, int, int, str]]:
+        """(wave-relative key, edge k, op, path within the reference's op module) of every stacked
+        entry, in the order of the stacked tensors: edges ascending within a key, and for the wave's
+        final BatchNorm (``bn.*``) branch by branch."""
+        for bi, br in enumerate(self.branches):
+            if br.kind.kind == "module":
+                continue
+            for attr, path in _LAYOUT[br.kind.kind]:
+                if path.split(".")[-1] == "weight":
+                    for k in range(self.K):
+                        yield f"branches.{bi}.{attr}", k, br.op, path
+                    continue
+                prefix = "bn" if attr == _FINAL else f"branches.{bi}.{attr}"
+                for entry in _BN_ENTRIES:
+                    for k in range(self.K):
+                        yield f"{prefix}.{entry}", k, br.op, f"{path}.{entry}"
+
+
+@dataclass
+class _Plan:
+    """What one forward computes of a wave of a cell: per branch the
+    active edges (None: all; empty: skipped), the (branch, edge) pairs in the order of the stacked
+    outputs, their flat index into the cell type's combined weights and their target node."""
+
+    active: List[Optional[torch.Tensor]]
+    final_chan: Optional[torch.Tensor]
+    inner_chan: List[Optional[torch.Tensor]]
+    weight_index: torch.Tensor
+    onehot: torch.Tensor
+
+
+class _BatchedCell(nn.Module):
+    def __init__(self, ref_cell: nn.Module, ops: Sequence[str], affine: bool) -> None:
+        super().__init__()
+        spec = ref_cell.spec
+        self.spec, self.reduction = spec, ref_cell.reduction
+        self.preprocess = ref_cell.preprocess
+        self.out_channels, self.out_level = ref_cell.out_channels, ref_cell.out_level
+        C = ref_cell.out_channels // spec.nodes
+        waves = [_Wave(spec, ops, [(i, j) for i in range(spec.inputs) for j in range(spec.nodes)], ref_cell, C,
+                       2 if self.reduction else 1, affine)]
+        for t in range(spec.nodes - 1):
+            s = spec.inputs + t
+            waves.append(_Wave(spec, ops, [(s, j) for j in range(t + 1, spec.nodes)], ref_cell, C, 1, affine))
+        self.waves = nn.ModuleList(waves)
+
+    def forward(self, inputs: Sequence[torch.Tensor], plans: Sequence[_Plan], weights: torch.Tensor) -> torch.Tensor:
+        spec = self.spec
+        states = [pre(x) for pre, x in zip(self.preprocess, inputs)]
+        contributions: List[List[torch.Tensor]] = [[] for _ in range(spec.nodes)]
+        for w, (wave, plan) in enumerate(zip(self.waves, plans)):
+            if w > 0:  # node w-1 is complete: it is the state this wave leaves
+                states.append(_node(contributions[w - 1], states[0], self.out_channels // spec.nodes,
+                                    self.reduction))
+            out = _run_wave(wave, plan, states, weights)
+            if out is not None:
+                for t, j in enumerate(wave.nodes):
+                    contributions[j].append(out[:, t * wave.C:(t + 1) * wave.C])
+        states.append(_node(contributions[-1], states[0], self.out_channels // spec.nodes, self.reduction))
+        return torch.cat(states[spec.inputs:], dim=1)
+
+
+def _node(parts: List[torch.Tensor], like: torch.Tensor, C: int, halve: bool) -> torch.Tensor:
+    """The sum of a node's contributions, in wave order; zeros when every incoming edge was skipped."""
+    if not parts:
+        N, _, H, W = like.shape
+        if halve:
+            H, W = (H + 1) // 2, (W + 1) // 2
+        return like.new_zeros((N, C, H, W))
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + p
+    return out
+
+
+def _run_wave(wave: _Wave, plan: _Plan, states: Sequence[torch.Tensor], weights: torch.Tensor) -> Optional[torch.Tensor]:
+    """The wave's contribution to its target nodes, ``[N, len(nodes) * C, H, W]`` (None: nothing ran)."""
+    if plan.weight_index.numel() == 0:
+        return None
+    srcs = wave.sources
+    x = torch.cat([states[i] for i in srcs], 1) if len(srcs) > 1 else states[srcs[0]]
+    r = x.relu() if any(b.kind.kind in ("conv", "dil", "sep", "reduce") for b in wave.branches) else x
+    normalized, plain = [], []
+    for br, idx, chan in zip(wave.branches, plan.active, plan.inner_chan):
+        if idx is not None and idx.numel() == 0:
+            continue
+        xs, rs = (x, r) if idx is None else (_chans(x, idx, wave.K), _chans(r, idx, wave.K))
+        (normalized if br.normalized else plain).append(br(xs, rs, idx, chan))
+    outs = []
+    if normalized:
+        y = torch.cat(normalized, 1) if len(normalized) > 1 else normalized[0]
+        outs.append(_batch_norm(y, wave.bn, plan.final_chan))
+    outs += plain
+    y = torch.cat(outs, 1) if len(outs) > 1 else outs[0]
+    mix = (weights.reshape(-1)[plan.weight_index].unsqueeze(1) * plan.onehot).t()  # [nodes, M]
+    return _reduce(y, mix.to(y.dtype), wave.C)
+
+
+def _reduce(y: torch.Tensor, mix: torch.Tensor, C: int) -> torch.Tensor:
+    """``out[:, j] = sum_m mix[j, m] * y[:, m]`` over channel groups of ``C``: one matrix product."""
+    N, MC, H, W = y.shape
+    M, J = MC // C, mix.shape[0]
+    if y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous():
+        out = torch.matmul(mix, y.permute(0, 2, 3, 1).reshape(N * H * W, M, C))  # [NHW, J, C]
+        return out.reshape(N, H, W, J * C).permute(0, 3, 1, 2)
+    return torch.matmul(mix, y.reshape(N, M, C * H * W)).reshape(N, J * C, H, W)
+
+
+# ---------------------------------------------------------------------------------------------
+# The network
+
+
+class BatchedNetwork(nn.Module):
+    """A drop-in for :class:`~daas.torch.model.Network` (same constructor, same ``forward(x,
+    op_weights, edge_weights, *, skip_zero=False)``, same ``space``, ``cell_types``, ``sizes`` and
+    ``check_engine``) computing the same function in far fewer PyTorch calls (see the module's
+    docstring). Under the same torch seed it starts from the weights ``Network(...)`` would have.
+
+    ``channels_last`` keeps activations and 4-D weights in ``torch.channels_last``; ``amp``
+    (``"bfloat16"``, ``"float16"`` or None) runs the forward under ``torch.autocast`` on the input's
+    device type and returns float32 logits.
+    """
+
+    def __init__(self, space: Any = None, C: int = 16, layers: int = 8, num_classes: int = 10,
+                 in_channels: int = 3, *, cell_types: Optional[Sequence[str]] = None, stem_multiplier: int = 3,
+                 affine: bool = False, channels_last: bool = False, amp: Optional[str] = None) -> None:
+        super().__init__()
+        ref = Network(space, C, layers, num_classes, in_channels, cell_types=cell_types,
+                      stem_multiplier=stem_multiplier, affine=affine)
+        self._build(ref, {"space": ref.space, "C": C, "layers": layers, "num_classes": num_classes,
+                          "in_channels": in_channels, "cell_types": list(ref.cell_types),
+                          "stem_multiplier": stem_multiplier, "affine": affine})
+        self.set_options(channels_last=channels_last, amp=amp)
+
+    # -- construction and conversion ----------------------------------------------------------
+
+    def _build(self, ref: Network, args: Dict[str, Any]) -> None:
+        self._args = args
+        self.space: SpaceSpec = ref.space
+        self.cell_types = list(ref.cell_types)
+        self._cell_index = list(ref._cell_index)
+        self.C, self.num_classes = ref.C, ref.num_classes
+        self.stem = ref.stem
+        self.cells = nn.ModuleList(_BatchedCell(cell, self.space.ops, args["affine"]) for cell in ref.cells)
+        self.classifier = ref.classifier
+        self._key_map = self._reference_keys(ref)
+        self.load_reference_state_dict(ref.state_dict())
+        self._plans: Dict[Any, List[List[_Plan]]] = {}
+
+    @classmethod
+    def from_network(cls, network: Network, **options: Any) -> "BatchedNetwork":
+        """A BatchedNetwork with ``network``'s layout and a copy of its weights and statistics (on its
+        device). ``options``: ``channels_last``, ``amp``."""
+        if not isinstance(network, Network):
+            raise TypeError(f"daas.torch: from_network wants a daas.torch.model.Network, got {type(network).__name__}")
+        ref = _clone_network(network)
+        stem_conv = network.stem[0]
+        obj = cls.__new__(cls)
+        nn.Module.__init__(obj)
+        obj._build(ref, {"space": network.space, "C": network.C, "layers": len(network.cells),
+                         "num_classes": network.num_classes, "in_channels": stem_conv.in_channels,
+                         "cell_types": list(network.cell_types),
+                         "stem_multiplier": stem_conv.out_channels // network.C,
+                         "affine": _is_affine(network)})
+        obj.set_options(**options)
+        obj.train(network.training)
+        return obj
+
+    def to_network(self) -> Network:
+        """The reference :class:`Network` holding this network's weights and statistics (on the same
+        device; the global RNG is left as it was)."""
+        with torch.random.fork_rng(devices=[]):
+            net = Network(**self._args)
+        device = next(self.parameters()).device
+        net.to(device).load_state_dict(self.to_reference_state_dict())
+        net.train(self.training)
+        return net
+
+    def _reference_keys(self, ref: Network) -> Dict[str, List[str]]:
+        """Batched state-dict key -> the reference keys it stacks, in order (dim 0)."""
+        out: Dict[str, List[str]] = {}
+        for li, (cell, ref_cell) in enumerate(zip(self.cells, ref.cells)):
+            for wi, wave in enumerate(cell.waves):
+                base = f"cells.{li}.waves.{wi}."
+                for key, k, op, path in wave.layout():
+                    out.setdefault(base + key, []).append(f"cells.{li}.edges.{wave.edges[k]}.ops.{op}.{path}")
+                for bi, br in enumerate(wave.branches):
+                    if br.kind.kind != "module":
+                        continue
+                    for k, e in enumerate(wave.edges):
+                        for name in ref_cell.edges[e].ops[br.op].state_dict():
+                            out[f"{base}branches.{bi}.mods.{k}.{name}"] = [f"cells.{li}.edges.{e}.ops.{br.op}.{name}"]
+        return out
+
+    def to_reference_state_dict(self) -> Dict[str, torch.Tensor]:
+        """This network's weights and statistics as a state dict of the reference :class:`Network`
+        with the same arguments (``Network.load_state_dict`` takes it; ``torch.save`` it as usual)."""
+        return self.to_reference_layout(self.state_dict())
+
+    def to_reference_layout(self, tensors: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """Any tensors keyed like this network's state dict (for example ``{name: p.grad for name, p
+        in net.named_parameters()}``), split and renamed to the reference :class:`Network`'s keys
+        (copies)."""
+        out: Dict[str, torch.Tensor] = {}
+        for key, value in tensors.items():
+            refs = self._key_map.get(key)
+            if refs is None:
+                out[key] = value.clone()
+            elif value.dim() == 0:
+                for r in refs:
+                    out[r] = value.clone()
+            else:
+                for r, part in zip(refs, value.chunk(len(refs), 0)):
+                    out[r] = part.clone()
+        return out
+
+    def load_reference_state_dict(self, state: Mapping[str, torch.Tensor], strict: bool = True) -> None:
+        """Loads a state dict of the reference :class:`Network` (``Network.state_dict()``, or the
+        ``model`` entry of a ``supernet.pt``) into this network. With ``strict`` every key must be
+        there and none left over."""
+        mine = self.state_dict()
+        new: Dict[str, torch.Tensor] = {}
+        used = set()
+        missing = []
+        for key, value in mine.items():
+            refs = self._key_map.get(key, [key])
+            used.update(refs)
+            if any(r not in state for r in refs):
+                missing += [r for r in refs if r not in state]
+                continue
+            if self._key_map.get(key) is None:
+                new[key] = state[key]
+            elif value.dim() == 0:
+                new[key] = torch.stack([torch.as_tensor(state[r]) for r in refs]).max()
+            else:
+                new[key] = torch.cat([state[r] for r in refs], 0)
+        unexpected = [k for k in state if k not in used]
+        if strict and (missing or unexpected):
+            raise ValueError("daas.torch: not a state dict of this network's reference layout: "
+                             + (f"missing {missing[:3]}{' ...' if len(missing) > 3 else ''}" if missing else "")
+                             + ("; " if missing and unexpected else "")
+                             + (f"unexpected {unexpected[:3]}{' ...' if len(unexpected) > 3 else ''}"
+                                if unexpected else ""))
+        self.load_state_dict(new, strict=strict)
+
+    def set_options(self, *, channels_last: bool = False, amp: Optional[str] = None) -> "BatchedNetwork":
+        """Sets the memory format and the autocast dtype (see the class docstring); returns self."""
+        if amp is not None and amp not in AMP_DTYPES:
+            raise ValueError(f"daas.torch: amp must be one of {', '.join(AMP_DTYPES)} or None, got {amp!r}")
+        self.channels_last, self.amp = bool(channels_last), amp
+        self.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        return self
+
+    # -- the Network interface ----------------------------------------------------------------
+
+    @property
+    def sizes(self) -> Tuple[int, int]:
+        """``(n_alpha, n_edges)`` the engine must report for this network's space."""
+        return self.space.sizes
+
+    def check_engine(self, engine: Any) -> None:
+        """Raises ValueError unless ``engine.sizes`` matches this network's space."""
+        Network.check_engine(self, engine)  # type: ignore[arg-type]
+
+    def _combined(self, op_weights: torch.Tensor, edge_weights: torch.Tensor) -> List[torch.Tensor]:
+        return Network._split(self, op_weights, edge_weights)  # type: ignore[arg-type]
+
+    def forward(self, x: torch.Tensor, op_weights: torch.Tensor, edge_weights: torch.Tensor, *,
+                skip_zero: bool = False) -> torch.Tensor:
+        """Logits for ``x``, as :meth:`Network.forward`. With ``skip_zero`` the (op, edge) pairs
+        whose combined weight is exactly 0 are not computed (one host synchronisation per call; no
+        gradient reaches those weights)."""
+        per_type = self._combined(op_weights, edge_weights)
+        plans = self._plans_for(per_type, skip_zero, x.device)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        ctx = (torch.autocast(x.device.type, dtype=AMP_DTYPES[self.amp]) if self.amp is not None
+               else contextlib.nullcontext())
+        with ctx:
+            states = [self.stem(x)]
+            for li, (cell, ci) in enumerate(zip(self.cells, self._cell_index)):
+                m = cell.spec.inputs
+                ins = ([states[0]] * max(0, m - len(states)) + states)[-m:]
+                states.append(cell(ins, plans[li], per_type[ci]))
+            out = F.adaptive_avg_pool2d(states[-1], 1).flatten(1)
+            logits = self.classifier(out)
+        return logits.float()
+
+    def _plans_for(self, per_type: Sequence[torch.Tensor], skip_zero: bool, device: torch.device) -> List[List[_Plan]]:
+        if skip_zero:
+            masks = tuple(tuple(map(tuple, (w != 0).cpu().tolist())) for w in per_type)
+        else:
+            masks = None
+        key = (masks, str(device))
+        plans = self._plans.get(key)
+        if plans is None:
+            if len(self._plans) > 64:  # many different zero patterns: keep the cache small
+                self._plans.clear()
+            plans = self._plans[key] = self._make_plans(masks, device)
+        return plans
+
+    def _make_plans(self, masks: Optional[Tuple[Any, ...]], device: torch.device) -> List[List[_Plan]]:
+        """One plan per wave of every cell (cells of one type share the weights, not the channel count)."""
+        n_ops = len(self.space.ops)
+        out: List[List[_Plan]] = []
+        for cell, ci in zip(self.cells, self._cell_index):
+            mask = masks[ci] if masks is not None else None
+            plans = []
+            for wave in cell.waves:
+                active, inner, w_index, targets = [], [], [], []
+                plain_idx, plain_t = [], []
+                final_chan: List[int] = []
+                off = 0
+                for br in wave.branches:
+                    ks = list(range(wave.K)) if mask is None else [k for k in range(wave.K) if mask[wave.edges[k]][br.op]]
+                    part = len(ks) < wave.K
+                    active.append(torch.tensor(ks, dtype=torch.long, device=device) if part else None)
+                    chans = [k * wave.C + c for k in ks for c in range(wave.C)]
+                    inner.append(torch.tensor(chans, dtype=torch.long, device=device) if part else None)
+                    idx = [wave.edges[k] * n_ops + br.op for k in ks]
+                    tgt = [wave.targets[k] for k in ks]
+                    if br.normalized:
+                        w_index += idx
+                        targets += tgt
+                        final_chan += [off + c for c in chans]
+                        off += wave.K * wave.C
+                    else:
+                        plain_idx += idx
+                        plain_t += tgt
+                full = wave.bn is not None and len(final_chan) == wave.bn.num_features
+                fc = None if full or wave.bn is None else torch.tensor(final_chan, dtype=torch.long, device=device)
+                w_index += plain_idx
+                targets += plain_t
+                onehot = torch.zeros(len(targets), len(wave.nodes), device=device)
+                onehot[torch.arange(len(targets)), torch.tensor(targets, dtype=torch.long)] = 1.0
+                plans.append(_Plan(active, fc, inner, torch.tensor(w_index, dtype=torch.long, device=device),
+                                   onehot))
+            out.append(plans)
+        return out
+
+    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> "BatchedNetwork":
+        self._plans = {}  # index tensors live on a device: rebuild after .to()/.cuda()
+        return super()._apply(fn, *args, **kwargs)
+
+
+def _clone_network(network: Network) -> Network:
+    import copy
+
+    return copy.deepcopy(network)
+
+
+def _is_affine(network: Network) -> bool:
+    return any(isinstance(m, nn.BatchNorm2d) and m.affine for m in network.cells.modules())
