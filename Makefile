@@ -43,9 +43,10 @@ help:
 	      /^## / && more { sub(/^## /, ""); printf "  %-18s%s\n", "", $$0; next } { more = 0 }' $(MAKEFILE_LIST)
 	@echo "The two a newcomer needs: make search (the main job) and make test (what CI runs). README.md says more."
 
-## test: the full suite CI runs: Go (vet, unit, gradient checks, fuzz corpora, ABI under -race), the
-## cross-language schema checks, C and C++, pytest, the LibTorch example, the wheel, reliability.
-test: gotest crosstest ctest pytest cpptest libtorch-example wheeltest reliability
+## test: the full suite CI runs: Go (vet, unit, gradient checks, fuzz corpora, ABI under -race, the device
+## engine on the host emulation), the cross-language schema checks, C and C++, libdaas-cuda.so's build
+## checks, pytest, the LibTorch example, the wheel, reliability.
+test: gotest crosstest ctest cudatest pytest cpptest libtorch-example wheeltest reliability
 
 ## check: the fast loop while developing: go vet, the Go tests (no -race), the C ABI checks and pytest
 ## without the slow parts (a minute or two).
@@ -90,6 +91,13 @@ lib-cuda: $(CUDALIB)
 $(CUDALIB): $(GO_SOURCES) device/cuda-requirements.txt tools/cuda-build.sh tools/nvrtc.py | venv
 	@mkdir -p $(BUILD)
 	GO=$(GO) bash tools/cuda-build.sh $(PY) $(CUDALIB)
+
+## cudatest: libdaas-cuda.so without a GPU: its exports and SONAME, the PTX (both kernels, no FMA), the cu
+## backend vetted, and that nothing loads it where no GPU is (device/cudatest.sh; the kernels' arithmetic
+## and the device ABI are tested on the host emulation by gotest).
+.PHONY: cudatest
+cudatest: $(CUDALIB) venv
+	GO=$(GO) bash device/cudatest.sh $(PY)
 
 ## ctest: the C ABI from C: the header alone as C99/C11/C++17, the exported symbols, the C example.
 ctest: $(LIB)

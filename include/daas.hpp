@@ -33,6 +33,17 @@
 // Threads: as daas.h - const member functions may run concurrently on one Engine, non-const ones
 // (set_epoch, step, assignment, destruction) need exclusive access.
 //
+// The device engine (libdaas-cuda.so; include/daas.h, THE DEVICE ENGINE): an Engine created with
+// {"device": "cuda"} steps on the GPU. weights_device / step_device take device pointers (for example
+// a CUDA tensor's data_ptr<float>()) and a CUstream as void * (nullptr: the legacy default stream),
+// enqueue a kernel and return; sync() waits and throws NumericError for steps the device refused.
+// Every other call works as on a host engine and synchronizes first. The rule that keeps a machine
+// without a GPU working: loading libdaas-cuda.so initializes the CUDA driver and ends the process
+// where that fails, so a program that may run without a GPU links libdaas.so (where creating a
+// "cuda" engine throws DeviceError) and only one that runs where a GPU is present links
+// libdaas-cuda.so - or is started with it in place of libdaas.so.1 (the same ABI), as
+// examples/libtorch does on a GPU.
+//
 // C++20: when <span> is available, DAAS_HPP_HAS_SPAN is defined and weights/step also take
 // std::span<float> / std::span<const float>.
 //
@@ -391,6 +402,25 @@ public:
         return w;
     }
 
+    // weights_device enqueues on stream the writing of the weights into device memory (a device
+    // engine only; DeviceError otherwise).
+    void weights_device(float *op_out, std::size_t n_alpha, float *edge_out, std::size_t n_edges,
+                        void *stream = nullptr) const {
+        detail::check(daas_engine_get_weights_device(h_, device_address(op_out), n_alpha, device_address(edge_out),
+                                                     n_edges, stream));
+    }
+    // step_device enqueues one step reading the gradients from device memory; a refused step is
+    // reported by the next synchronizing call (sync(), metrics(), save(), ...).
+    void step_device(const float *grad_op, std::size_t n_alpha, const float *grad_edge, std::size_t n_edges,
+                     void *stream = nullptr) {
+        detail::check(daas_engine_step_device(h_, device_address(grad_op), n_alpha, device_address(grad_edge),
+                                              n_edges, stream));
+    }
+    // sync waits for the device engine's enqueued work; NumericError names a refused step.
+    void sync() { detail::check(daas_engine_sync(h_)); }
+    // on_device tells whether the engine lives on a GPU (its configuration's device is not "cpu").
+    bool on_device() const { return config().find("\"device\":\"cpu\"") == std::string::npos; }
+
     // step applies one architecture step with dL/d(op weights) and dL/d(edge weights). Throws
     // InvalidArgument for a wrong length, NumericError for NaN/Inf (the engine is then unchanged).
     void step(const float *grad_op, std::size_t n_alpha, const float *grad_edge, std::size_t n_edges) {
@@ -457,6 +487,11 @@ public:
     void save_file(const std::string &path) const { detail::check(daas_engine_save_file(h_, path.c_str())); }
 
 private:
+    // device_address is a device pointer as the C ABI takes it (a CUdeviceptr).
+    static std::uint64_t device_address(const float *p) {
+        return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p));
+    }
+
     explicit Engine(daas_engine *h) noexcept : h_(h) {}
     daas_engine *h_ = nullptr;
 };

@@ -194,18 +194,29 @@ Digits read_digits(const std::string &path) {
     return d;
 }
 
-// The engine's weights as tensors [2, 14, 7] and [2, 14] (copies; leaves when requires_grad).
-std::pair<torch::Tensor, torch::Tensor> engine_weights(const daas::Engine &eng, bool requires_grad) {
-    daas::Weights w = eng.weights();
-    auto op = torch::from_blob(w.op.data(), {2, 14, int64_t(kOps.size())}, torch::kFloat32).clone();
-    auto edge = torch::from_blob(w.edge.data(), {2, 14}, torch::kFloat32).clone();
+// The engine's weights as tensors [2, 14, 7] and [2, 14] on dev (leaves when requires_grad): a
+// device engine writes them on the GPU with a kernel (daas::Engine::weights_device); a host engine
+// into host memory, copied to dev.
+std::pair<torch::Tensor, torch::Tensor> engine_weights(const daas::Engine &eng, bool on_device, torch::Device dev,
+                                                       bool requires_grad) {
+    torch::Tensor op, edge;
+    if (on_device) {
+        const auto f = torch::TensorOptions().dtype(torch::kFloat32).device(dev);
+        op = torch::empty({2, 14, int64_t(kOps.size())}, f);
+        edge = torch::empty({2, 14}, f);
+        eng.weights_device(op.data_ptr<float>(), std::size_t(op.numel()), edge.data_ptr<float>(), std::size_t(edge.numel()));
+    } else {
+        daas::Weights w = eng.weights();
+        op = torch::from_blob(w.op.data(), {2, 14, int64_t(kOps.size())}, torch::kFloat32).to(dev, false, true);
+        edge = torch::from_blob(w.edge.data(), {2, 14}, torch::kFloat32).to(dev, false, true);
+    }
     return {op.requires_grad_(requires_grad), edge.requires_grad_(requires_grad)};
 }
 
-double accuracy(Network &net, const daas::Engine &eng, const Digits &d) {
+double accuracy(Network &net, const daas::Engine &eng, bool on_device, torch::Device dev, const Digits &d) {
     torch::NoGradGuard no_grad;
     net->eval();
-    auto [op, edge] = engine_weights(eng, false);
+    auto [op, edge] = engine_weights(eng, on_device, dev, false);
     auto pred = net->forward(d.x, op, edge).argmax(1);
     net->train();
     return pred.eq(d.y).to(torch::kFloat64).mean().item<double>();
@@ -249,24 +260,44 @@ int main(int argc, char **argv) try {
     at::globalContext().setUserEnabledMkldnn(false);
     const auto t0 = std::chrono::steady_clock::now();
 
+    const torch::Device dev = torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
     Digits all = read_digits(args.data);
+    all.x = all.x.to(dev);
+    all.y = all.y.to(dev);
     const int64_t n = all.x.size(0), half = n / 2;
     // weights train on the first half, the architecture on the second (DARTS's split)
     Digits train{all.x.narrow(0, 0, half), all.y.narrow(0, 0, half)};
     Digits valid{all.x.narrow(0, half, n - half), all.y.narrow(0, half, n - half)};
 
     // alpha moves from the first epoch (the default starts it at epoch 8, longer than this demo)
-    daas::Engine eng(R"({"space": "darts", "epochs": )" + std::to_string(args.epochs) +
-                     R"(, "seed": 0, "optimizer": {"alpha_start_epoch": 1}})");
+    // On a GPU the supernet runs there, and so does the engine when the library has the device path
+    // (libdaas-cuda.so in place of libdaas.so.1); libdaas.so refuses "cuda" with DeviceError.
+    const std::string config = R"({"space": "darts", "epochs": )" + std::to_string(args.epochs) +
+                               R"(, "seed": 0, "optimizer": {"alpha_start_epoch": 1})";
+    auto make_engine = [&]() {
+        if (dev.is_cuda()) {
+            try {
+                return daas::Engine(config + R"(, "device": "cuda"})");
+            } catch (const daas::DeviceError &e) {
+                std::printf("libtorch search: the engine stays on the host (%s)\n", e.what());
+            }
+        }
+        return daas::Engine(config + "}");
+    };
+    daas::Engine eng = make_engine();
+    const bool on_device = eng.on_device();
     const daas::Sizes sizes = eng.sizes();
     if (sizes.n_alpha != 2 * 14 * kOps.size() || sizes.n_edges != 2 * 14)
         throw std::runtime_error("the engine's darts space does not match this supernet");
 
     Network net(args.channels);
+    net->to(dev);
     torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9).weight_decay(3e-4));
-    std::printf("libtorch search: %lld train / %lld valid digits, C=%d, %d epochs, libdaas %s, torch threads %d\n",
+    std::printf("libtorch search: %lld train / %lld valid digits, C=%d, %d epochs, libdaas %s, torch threads %d, "
+                "supernet on %s, engine on %s\n",
                 static_cast<long long>(train.x.size(0)), static_cast<long long>(valid.x.size(0)), args.channels,
-                args.epochs, daas::version().c_str(), torch::get_num_threads());
+                args.epochs, daas::version().c_str(), torch::get_num_threads(), dev.str().c_str(),
+                on_device ? "the GPU (device engine)" : "the host");
 
     std::vector<float> g_op(sizes.n_alpha), g_edge(sizes.n_edges);
     if (args.batch > train.x.size(0)) throw std::invalid_argument("--batch is larger than the training half");
@@ -274,23 +305,27 @@ int main(int argc, char **argv) try {
     const int64_t steps = args.steps > 0 && args.steps < full ? args.steps : full;
     for (int epoch = 1; epoch <= args.epochs; ++epoch) {
         eng.set_epoch(epoch);
-        auto perm_t = torch::randperm(train.x.size(0));
-        auto perm_v = torch::randperm(valid.x.size(0));
+        auto perm_t = torch::randperm(train.x.size(0)).to(dev);
+        auto perm_v = torch::randperm(valid.x.size(0)).to(dev);
         double loss_sum = 0;
         for (int64_t s = 0; s < steps; ++s) {
             auto it = perm_t.narrow(0, s * args.batch, args.batch);
             auto iv = perm_v.narrow(0, s * args.batch, args.batch);
 
             // architecture step: gradients of the validation loss w.r.t. the engine's weights
-            auto [op_w, edge_w] = engine_weights(eng, true);
+            auto [op_w, edge_w] = engine_weights(eng, on_device, dev, true);
             auto arch_loss = torch::cross_entropy_loss(net->forward(valid.x.index_select(0, iv), op_w, edge_w),
                                                        valid.y.index_select(0, iv));
             auto grads = torch::autograd::grad({arch_loss}, {op_w, edge_w});
             auto go = grads[0].contiguous(), ge = grads[1].contiguous();
-            eng.step(go.data_ptr<float>(), std::size_t(go.numel()), ge.data_ptr<float>(), std::size_t(ge.numel()));
+            if (on_device) // a kernel on the GPU reads them: no copy, no wait
+                eng.step_device(go.data_ptr<float>(), std::size_t(go.numel()), ge.data_ptr<float>(), std::size_t(ge.numel()));
+            else
+                eng.step(go.to(torch::kCPU).data_ptr<float>(), std::size_t(go.numel()),
+                         ge.to(torch::kCPU).data_ptr<float>(), std::size_t(ge.numel()));
 
             // weight step: the training loss with the updated architecture held fixed
-            auto [op_f, edge_f] = engine_weights(eng, false);
+            auto [op_f, edge_f] = engine_weights(eng, on_device, dev, false);
             sgd.zero_grad();
             auto loss = torch::cross_entropy_loss(net->forward(train.x.index_select(0, it), op_f, edge_f),
                                                   train.y.index_select(0, it));
@@ -301,7 +336,7 @@ int main(int argc, char **argv) try {
         }
         const daas::Metrics m = eng.metrics();
         const int64_t n_eval = std::min<int64_t>(300, valid.x.size(0));
-        const double acc = accuracy(net, eng, Digits{valid.x.narrow(0, 0, n_eval), valid.y.narrow(0, 0, n_eval)});
+        const double acc = accuracy(net, eng, on_device, dev, Digits{valid.x.narrow(0, 0, n_eval), valid.y.narrow(0, 0, n_eval)});
         std::printf("epoch %d: %lld steps, train loss %.4f, valid acc %.3f (300) | step %lld lambda_c %.4f lambda_alpha %.4f lambda_beta %.4f "
                     "op_entropy %.4f edge_entropy %.4f disc_loss %.4f discreteness %.4f\n",
                     epoch, static_cast<long long>(steps), loss_sum / double(steps), acc, static_cast<long long>(m.step), m.lambda_c,

@@ -4,11 +4,17 @@
 (forward on a validation batch and the gradients of the op and edge weights) and the weight pass
 (forward and backward on a training batch, filling the supernet's ``.grad``). What cannot live in a
 graph stays outside it, eager: the copies of the batch and of the engine's weights into the graphs'
-static input buffers, :meth:`ArchitectureOptimizer.step` (the gradients go to the host engine and
-its new weights come back), and the gradient clipping and the optimizer's step (so a learning-rate
+static input buffers, :meth:`ArchitectureOptimizer.step` with a host engine (the gradients go to the
+host and its new weights come back), and the gradient clipping and the optimizer's step (so a learning-rate
 scheduler keeps working). The result is the step of :func:`daas.torch.search.architecture_step`
 and :func:`~daas.torch.search.weight_step`, BatchNorm statistics included (the warm-up passes a
 capture needs are undone).
+
+With a device engine (``arch.on_device``: libdaas-cuda.so, ``{"device": "cuda"}``) the engine's step
+and the refresh of the weights are inside the architecture graph: its kernels read the step
+counters and coefficients from device memory, so each replay is the next step, and a whole search
+step runs without the host touching the architecture. Steps the device refuses raise from the next
+synchronizing call (``engine.sync()``; the search's ``set_epoch`` at each epoch is one).
 
 Needs a CUDA device; anything else raises :class:`CaptureUnavailable` at construction, and
 ``daas.torch.search.search(..., cuda_graphs=True)`` then says so and runs the eager step. A batch
@@ -79,7 +85,9 @@ class CapturedStep:
     # -- capture ------------------------------------------------------------------------------
 
 
-    def _capture(self, fn: Any, static: Dict[str, torch.Tensor]) -> Tuple[torch.cuda.CUDAGraph, Any]:
+    def _capture(self, fn: Any, static: Dict[str, torch.Tensor], captured: Any = None) -> Tuple[torch.cuda.CUDAGraph, Any]:
+        """Warms ``fn`` up and captures ``captured`` (default ``fn``): what only the graph may do,
+        such as the device engine's step, is in ``captured`` alone."""
         saved = [(b, b.clone()) for b in self.model.buffers()]  # the warm-ups must not move the statistics
         side = torch.cuda.Stream(self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
@@ -89,7 +97,7 @@ class CapturedStep:
         torch.cuda.current_stream(self.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph, pool=self._pool):
-            out = fn(static)
+            out = (captured or fn)(static)
         with torch.no_grad():  # in place: the graph holds these buffers' addresses
             for b, value in saved:
                 b.copy_(value)
@@ -101,6 +109,14 @@ class CapturedStep:
         g_op = torch.zeros_like(s["op"]) if g_op is None else g_op
         g_edge = torch.zeros_like(s["edge"]) if g_edge is None else g_edge
         return logits.detach(), g_op, g_edge
+
+    def _arch_pass_with_engine(self, s: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, ...]:
+        """The architecture pass and the device engine's step and weights, as one graph."""
+        logits, g_op, g_edge = self._arch_pass(s)
+        engine = self.arch.engine
+        engine.step(g_op.contiguous(), g_edge.contiguous())
+        engine.weights(out=(self.arch.op_weights.detach(), self.arch.edge_weights.detach()))
+        return logits, g_op, g_edge
 
     def _weight_pass(self, s: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
         # .grad freed first, so the captured backward allocates (in the graph's pool) the .grad that
@@ -136,7 +152,7 @@ class CapturedStep:
         arch = self.arch
         if self._arch is None:
             static = self._static(x, y, True)
-            graph, out = self._capture(self._arch_pass, static)
+            graph, out = self._capture(self._arch_pass, static, self._arch_pass_with_engine if arch.on_device else None)
             self._arch = {"graph": graph, "static": static, "out": out}
         if not self._fits(self._arch, x, y):
             from .search import architecture_step
@@ -147,6 +163,8 @@ class CapturedStep:
         self._load(cap["static"], x, y, arch.op_weights, arch.edge_weights)
         cap["graph"].replay()
         logits, g_op, g_edge = cap["out"]
+        if arch.on_device:  # the replay took the engine's step and refreshed the weights
+            return logits.clone(), 0.0
         arch.op_weights.grad, arch.edge_weights.grad = g_op, g_edge  # read (copied to the host) by step()
         arch.step()
         arch.op_weights.grad = arch.edge_weights.grad = None
