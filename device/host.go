@@ -160,3 +160,8 @@ func (h *Host) Capture(record func()) (replay func()) {
 		}
 	}
 }
+
+// kernelExp and kernelLog are kernels.h's exp and log as compiled for the host (the tests hold them
+// to the engine's, bit for bit).
+func kernelExp(x float64) float64 { return float64(C.dk_exp(C.double(x))) }
+func kernelLog(x float64) float64 { return float64(C.dk_log(C.double(x))) }

@@ -139,3 +139,10 @@ func firstNonFinite[F float32 | float64](xs []F) int {
 	}
 	return -1
 }
+
+// Exp and Log are the engine's own exp and log, for code that must compute the same bits elsewhere
+// (the device engine's kernels are tested against them).
+func Exp(x float64) float64 { return dexp(x) }
+
+// Log: see Exp.
+func Log(x float64) float64 { return dlog(x) }
