@@ -22,6 +22,8 @@ REQS      := bindings/python/requirements.txt
 VENV      := $(HOME)/.cache/daas/venv-$(shell sha256sum $(REQS) | cut -c1-12)
 PY        := $(VENV)/bin/python
 PYENV     := PYTHONPATH=$(CURDIR)/bindings/python DAAS_LIBRARY=$(CURDIR)/$(LIB)
+# make search uses libdaas-cuda.so where it is built (make lib-cuda) and PyTorch sees a GPU (docs/GPU.md)
+CUDAENV    = $(if $(wildcard $(CUDALIB)),DAAS_CUDA_LIBRARY=$(CURDIR)/$(CUDALIB))
 
 # flatc is built from the sources of the flatbuffers Go module that go.mod requires (its one version).
 FLATC_VERSION := $(shell bash tools/flatbuffers-version.sh)
@@ -163,7 +165,7 @@ pytest-fast: venv $(LIB)
 ## runs/summary.{json,md}; SPACE=nb201 or a space file, e.g. examples/spaces/imbalanced.json; NPROC=2:
 ## each search data-parallel on 2 processes under torchrun, one architecture, docs/SEARCH.md).
 search: venv $(LIB) deps
-	$(PYENV) $(if $(filter-out 0 1,$(NPROC)),$(PY) -m torch.distributed.run --standalone --nproc-per-node $(NPROC) -m daas.torch.search,$(PY) -m daas.cli search) \
+	$(PYENV) $(CUDAENV) $(if $(filter-out 0 1,$(NPROC)),$(PY) -m torch.distributed.run --standalone --nproc-per-node $(NPROC) -m daas.torch.search,$(PY) -m daas.cli search) \
 	  --epochs $(EPOCHS) --seeds "$(SEEDS)" --space $(SPACE) --out runs $(SEARCH_ARGS)
 
 ## schemas: regenerate the committed FlatBuffers code (Go, Python, C++) with flatc $(FLATC_VERSION).

@@ -3,11 +3,12 @@
 The library is loaded on first use (``import daas`` alone never loads it, so :mod:`daas.state`
 works without it). It is looked up, in order:
 
-1. the path in the environment variable ``DAAS_LIBRARY`` (an error if that file does not load);
-2. ``libdaas-cuda.so``, the library with the device engine (``make lib-cuda``), but only when PyTorch
+1. ``libdaas-cuda.so``, the library with the device engine (``make lib-cuda``), but only when PyTorch
    sees a GPU (``torch.cuda.is_available()``) and ``DAAS_NO_CUDA`` is not set: loading it initializes
    the CUDA driver, and without a GPU that ends the process. It is the path in ``DAAS_CUDA_LIBRARY``,
-   or the first ``libdaas-cuda.so`` among the places below;
+   or the first ``libdaas-cuda.so`` among the places in 3 and 4 - where ``DAAS_LIBRARY`` is set, only
+   ``DAAS_CUDA_LIBRARY`` is looked at;
+2. the path in the environment variable ``DAAS_LIBRARY`` (an error if that file does not load);
 3. ``libdaas.so`` inside the installed package (``daas/libdaas.so``, as shipped in a wheel);
 4. the build tree of a source checkout, ``<repo>/build/libdaas.so`` (``make lib`` writes it), when
    the package sits in one: ``<repo>/bindings/python/daas`` with ``<repo>/go.mod`` beside it.
@@ -138,13 +139,15 @@ def _load(file: str) -> ctypes.CDLL:
 
 def _locate() -> str:
     env = os.environ.get(ENV_VAR)
+    # DAAS_LIBRARY names the file outright; only an explicit DAAS_CUDA_LIBRARY (with a GPU) overrides it
+    if not env or os.environ.get(CUDA_ENV_VAR):
+        cuda = _cuda_library()
+        if cuda is not None:
+            return cuda
     if env:
         if not os.path.isfile(env):
             raise LibraryError(f"daas: {ENV_VAR}={env!r} does not name a file")
         return env
-    cuda = _cuda_library()
-    if cuda is not None:
-        return cuda
     tried = candidates()
     for cand in tried:
         if cand.is_file():

@@ -38,6 +38,20 @@ def test_cuda_library_only_with_a_gpu(no_env: pytest.MonkeyPatch, tmp_path: Path
     assert _library._locate().endswith("libdaas.so")
 
 
+def test_daas_library_yields_only_to_an_explicit_cuda_library(no_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    host, cuda = tmp_path / "libdaas.so", tmp_path / "libdaas-cuda.so"
+    host.write_bytes(b"")
+    cuda.write_bytes(b"")
+    no_env.setattr(_library, "_gpu_visible", lambda: True)
+    no_env.setattr(_library, "candidates", lambda name="libdaas.so": [tmp_path / name])
+    no_env.setenv(_library.ENV_VAR, str(host))
+    assert _library._locate() == str(host)  # a libdaas-cuda.so found by searching does not override it
+    no_env.setenv(_library.CUDA_ENV_VAR, str(cuda))
+    assert _library._locate() == str(cuda)
+    no_env.setattr(_library, "_gpu_visible", lambda: False)
+    assert _library._locate() == str(host)
+
+
 def test_cuda_library_named_but_missing(no_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     no_env.setenv(_library.CUDA_ENV_VAR, str(tmp_path / "absent.so"))
     with pytest.raises(daas.LibraryError, match=_library.CUDA_ENV_VAR):
