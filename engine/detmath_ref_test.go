@@ -10,7 +10,7 @@ import (
 // (testdata/step_digests.txt) were recorded. Any faster version must return the same bits for every
 // input: TestDetMathBitIdentical compares them on tens of millions of inputs and the edge cases.
 
-// dexpRef is dexp as it was before the engine step was optimized (issue 16); it returns e**x, computed the same way on every machine: x = (32k + j) ln2/32 + r with
+// dexpRef is dexp as it was before the engine step was made faster (the bit-identity reference); it returns e**x, computed the same way on every machine: x = (32k + j) ln2/32 + r with
 // |r| <= ln2/64, e**x = 2^k * 2^(j/32) * e**r, and e**r - 1 by its Taylor polynomial to degree 6.
 func dexpRef(x float64) float64 {
 	switch {
