@@ -363,11 +363,20 @@ class Engine:
             raise InvalidArgumentError(E_INVALID_ARGUMENT, f"daas: {name} has {x.numel()} values, want {n}")
         return int(x.data_ptr())
 
-    @staticmethod
-    def _stream(x: Any) -> int:
+    def _enqueue(self, fn: str, op: Any, edge: Any, names: Tuple[str, str]) -> bool:
+        """Call the device function ``fn`` on the current stream when this is a device engine and
+        ``op``/``edge`` are CUDA tensors (checked); False, calling nothing, to take the host path."""
+        op_dev = self._device_buffer(op, names[0], self._sizes.n_alpha)
+        edge_dev = self._device_buffer(edge, names[1], self._sizes.n_edges)
+        if op_dev is None or edge_dev is None:
+            return False
         import torch  # a CUDA tensor is in hand
 
-        return int(torch.cuda.current_stream(x.device).cuda_stream)
+        stream = int(torch.cuda.current_stream(op.device).cuda_stream)
+        with self._lock:
+            lib, h = self._open()
+            getattr(lib, fn)(h, op_dev, self._sizes.n_alpha, edge_dev, self._sizes.n_edges, stream)
+        return True
 
     @property
     def alpha(self) -> FloatArray:
@@ -406,13 +415,7 @@ class Engine:
             else:
                 out = (np.empty(self._sizes.n_alpha, dtype=np.float32), np.empty(self._sizes.n_edges, dtype=np.float32))
         op, edge = out
-        op_dev = self._device_buffer(op, "op weights", self._sizes.n_alpha)
-        edge_dev = self._device_buffer(edge, "edge weights", self._sizes.n_edges)
-        if op_dev is not None and edge_dev is not None:
-            stream = self._stream(op)
-            with self._lock:
-                lib, h = self._open()
-                lib.daas_engine_get_weights_device(h, op_dev, self._sizes.n_alpha, edge_dev, self._sizes.n_edges, stream)
+        if self._enqueue("daas_engine_get_weights_device", op, edge, ("op weights", "edge weights")):
             return op, edge
         op_ptr, n_op = _output_buffer(op, "op weights")
         edge_ptr, n_edge = _output_buffer(edge, "edge weights")
@@ -504,13 +507,7 @@ class Engine:
         """
         if grad_op is None or grad_edge is None:
             raise TypeError(_missing_gradient("grad_op" if grad_op is None else "grad_edge"))
-        op_dev = self._device_buffer(grad_op, "grad_op", self._sizes.n_alpha)
-        edge_dev = self._device_buffer(grad_edge, "grad_edge", self._sizes.n_edges)
-        if op_dev is not None and edge_dev is not None:
-            stream = self._stream(grad_op)
-            with self._lock:
-                lib, h = self._open()
-                lib.daas_engine_step_device(h, op_dev, self._sizes.n_alpha, edge_dev, self._sizes.n_edges, stream)
+        if self._enqueue("daas_engine_step_device", grad_op, grad_edge, ("grad_op", "grad_edge")):
             return
         keep_op, op_ptr, n_op = _input_buffer(grad_op, "grad_op")
         keep_edge, edge_ptr, n_edge = _input_buffer(grad_edge, "grad_edge")
