@@ -132,11 +132,13 @@ def run_case(name: str, case: Dict[str, Any], batch: int, device: torch.device, 
 
 def gradient_errors(device: torch.device) -> List[Dict[str, Any]]:
     """Relative error (L2) of the op and edge weight gradients of one digits-size batch under each
-    option against the same BatchedNetwork in float32, contiguous."""
+    option against the same BatchedNetwork in float32, contiguous (channels_last=None is the default:
+    channels-last activations on the CPU, contiguous on CUDA)."""
     case = CASES["digits"]
     config, _ = scaled_config("daas", 30, 10)
     torch.manual_seed(0)
-    base = BatchedNetwork(config, C=case["C"], layers=case["layers"], num_classes=10, in_channels=1).to(device)
+    base = BatchedNetwork(config, C=case["C"], layers=case["layers"], num_classes=10, in_channels=1,
+                          channels_last=False).to(device)
     with daas.Engine(config) as eng:
         arch = ArchitectureOptimizer(eng, device)
         op0, edge0 = arch.op_weights.detach().clone(), arch.edge_weights.detach().clone()
@@ -150,7 +152,8 @@ def gradient_errors(device: torch.device) -> List[Dict[str, Any]]:
     state = base.state_dict()
     ref = grads(base)
     amps = ["bfloat16"] + (["float16"] if device.type == "cuda" else [])
-    options = [{"channels_last": True}] + [{"amp": a} for a in amps] + [{"channels_last": True, "amp": a} for a in amps]
+    options = ([{"channels_last": None}, {"channels_last": True}] + [{"channels_last": False, "amp": a} for a in amps]
+               + [{"channels_last": True, "amp": a} for a in amps])
     out = []
     for opt in options:
         net = BatchedNetwork(config, C=case["C"], layers=case["layers"], num_classes=10, in_channels=1).to(device)

@@ -7,6 +7,7 @@ order reported next to two controls (the reference in other float orders). CPU, 
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -209,13 +210,40 @@ def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / b.norm())
 
 
+def test_depthwise_without_dead_taps_equals_the_convolution() -> None:
+    """_depthwise drops the kernel taps that read only padding and runs a dilated convolution whose
+    stride equals its dilation on the subsampled input: the same outputs and gradients as conv2d."""
+    from daas.torch.batched import _dead_taps, _depthwise
+
+    assert _dead_taps(2, 5, 1, 2, 1) == 1  # sep_conv_5x5 on 2x2 maps: a 3x3 kernel
+    assert _dead_taps(2, 5, 1, 4, 2) == 2  # dil_conv_5x5 on 2x2 maps: the centre tap alone
+    assert _dead_taps(8, 5, 1, 4, 2) == 0
+    torch.manual_seed(0)
+    checked = 0
+    for H, k, s, d in itertools.product((1, 2, 3, 4, 5, 8), (1, 3, 5), (1, 2), (1, 2)):
+        p = d * (k - 1) // 2
+        x = torch.randn(3, 4, H, H + 1, dtype=torch.float64, requires_grad=True)
+        w = torch.randn(4, 1, k, k, dtype=torch.float64, requires_grad=True)
+        ref = F.conv2d(x, w, None, s, p, d, 4)
+        g = torch.randn_like(ref)
+        out = _depthwise(x, w, s, p, d)
+        assert out.shape == ref.shape, (H, k, s, d)
+        torch.testing.assert_close(out, ref)
+        for a, b in zip(torch.autograd.grad(out, (x, w), g), torch.autograd.grad(ref, (x, w), g)):
+            torch.testing.assert_close(a, b)
+        checked += 1
+    assert checked == 72
+
+
 def test_channels_last_and_autocast() -> None:
     _, bat = pair("darts")
+    bat.set_options(channels_last=False)
     x, y = torch.randn(8, 2, 8, 8), torch.arange(8) % 5
     op, edge = mixing_weights(bat, 5, zeros=False)
     base = arch_grads(bat, x, y, op, edge)
     state = bat.state_dict()
-    for options, bound in [({"channels_last": True}, 1e-4), ({"amp": "bfloat16"}, 0.2),
+    for options, bound in [({"channels_last": None}, 1e-4), ({"channels_last": True}, 1e-4),
+                           ({"channels_last": False, "amp": "bfloat16"}, 0.2),
                            ({"channels_last": True, "amp": "bfloat16"}, 0.2)]:
         net = BatchedNetwork.from_network(bat.to_network(), **options)
         net.load_state_dict(state)
@@ -265,7 +293,7 @@ def test_search_command_line_options() -> None:
     from daas.torch.search import build_parser, build_supernet
 
     args = build_parser().parse_args([])
-    assert args.supernet == "batched" and not args.channels_last and args.amp is None and not args.cuda_graphs
+    assert args.supernet == "batched" and args.channels_last is None and args.amp is None and not args.cuda_graphs
     with pytest.raises(ValueError, match="options of the batched supernet"):
         build_supernet("reference", "darts", amp="bfloat16", C=2, layers=1)
     with pytest.raises(ValueError, match="unknown supernet"):

@@ -38,7 +38,10 @@ arguments under the same torch seed, a BatchedNetwork starts from exactly the we
 Network (it builds one and converts it).
 
 **Options** (measured in docs/BENCHMARKS.md, not assumed): ``channels_last=True`` keeps activations
-and convolution weights in the channels-last memory format; ``amp="bfloat16"`` or ``"float16"``
+and convolution weights in the channels-last memory format, ``False`` in the contiguous one, and
+the default ``None`` picks by the input's device: channels-last activations on the CPU, where
+oneDNN's depthwise convolutions, BatchNorm and pooling run several times faster on them, contiguous
+elsewhere; ``amp="bfloat16"`` or ``"float16"``
 runs the forward under ``torch.autocast`` (logits come back as float32).
 
 Two deliberate differences: where every incoming edge of a node is inactive under ``skip_zero``, the
@@ -51,6 +54,7 @@ from call to call.
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
@@ -185,13 +189,13 @@ class _Branch(nn.Module):
         if k.kind == "conv":
             return F.conv2d(r, _rows(self.w, idx, K), stride=s, padding=k.padding, groups=n)
         if k.kind == "dil":
-            t = F.conv2d(r, _rows(self.dw, idx, K), stride=s, padding=k.padding, dilation=k.dilation, groups=n * self.C)
+            t = _depthwise(r, _rows(self.dw, idx, K), s, k.padding, k.dilation)
             return F.conv2d(t, _rows(self.pw, idx, K), groups=n)
         if k.kind == "sep":
-            t = F.conv2d(r, _rows(self.dw1, idx, K), stride=s, padding=k.padding, groups=n * self.C)
+            t = _depthwise(r, _rows(self.dw1, idx, K), s, k.padding, 1)
             t = F.conv2d(t, _rows(self.pw1, idx, K), groups=n)
             t = F.relu(_batch_norm(t, self.bn1, chan))
-            t = F.conv2d(t, _rows(self.dw2, idx, K), padding=k.padding, groups=n * self.C)
+            t = _depthwise(t, _rows(self.dw2, idx, K), 1, k.padding, 1)
             return F.conv2d(t, _rows(self.pw2, idx, K), groups=n)
         if k.kind == "reduce":
             a = F.conv2d(r, _rows(self.conv_a, idx, K), stride=2, groups=n)
@@ -202,6 +206,54 @@ class _Branch(nn.Module):
         edges = range(K) if idx is None else idx.tolist()
         C = self.C
         return torch.cat([self.mods[e](x[:, j * C:(j + 1) * C]) for j, e in enumerate(edges)], 1)
+
+
+@functools.lru_cache(maxsize=None)
+def _dead_taps(size: int, k: int, stride: int, padding: int, dilation: int) -> int:
+    """How many taps at each end of a kernel dimension read only padding for an input dimension of
+    ``size``: the largest t such that the first t and the last t taps never meet the input. They
+    add exact zeros (and get exact zero gradients), so a convolution without them, its padding
+    reduced by ``t * dilation``, computes the same outputs at the same size."""
+    out = (size + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+    used = [a for a in range(k) if any(0 <= i * stride + a * dilation - padding < size for i in range(out))]
+    return min(used[0], k - 1 - used[-1]) if used else 0
+
+
+#: On the CPU, depthwise convolutions run on channels-last tensors, where oneDNN computes them
+#: several times faster, except dilated ones wider than 3x3, which are faster as they are
+#: (measured in docs/BENCHMARKS.md).
+CPU_DEPTHWISE_CHANNELS_LAST = True
+
+
+def _depthwise(x: torch.Tensor, w: torch.Tensor, stride: int, padding: int, dilation: int) -> torch.Tensor:
+    """The depthwise convolution of ``x`` ([N, G, H, W]) by ``w`` ([G, 1, k, k]): ``F.conv2d(x, w,
+    stride=stride, padding=padding, dilation=dilation, groups=G)``, without the taps that read only
+    padding (on the small feature maps of a search those are most of a 5x5 kernel's)."""
+    k = w.shape[-1]
+    th, tw = (_dead_taps(n, k, stride, padding, dilation) for n in x.shape[-2:])
+    if th or tw:
+        w = w[:, :, th:k - th, tw:k - tw]
+    pad = (padding - th * dilation, padding - tw * dilation)
+    if w.shape[-1] == w.shape[-2] == 1:
+        dilation = 1
+    if dilation > 1 and stride == dilation and pad[0] % dilation == 0 and pad[1] % dilation == 0:
+        # every tap of output i reads input d*(i + a) - pad: the even (d-th) rows and columns alone,
+        # an undilated convolution of them at stride 1 (when the output comes out the same size)
+        sub = x[:, :, ::dilation, ::dilation]
+        sizes = [(n + 2 * p - dilation * (m - 1) - 1) // stride + 1 for n, p, m in zip(x.shape[-2:], pad, w.shape[-2:])]
+        sub_pad = (pad[0] // dilation, pad[1] // dilation)
+        if sizes == [n + 2 * p - (m - 1) for n, p, m in zip(sub.shape[-2:], sub_pad, w.shape[-2:])]:
+            x, stride, pad, dilation = sub, 1, sub_pad, 1
+    last = _is_channels_last(x)
+    if CPU_DEPTHWISE_CHANNELS_LAST and x.device.type == "cpu":
+        fast = torch.channels_last if dilation == 1 or max(w.shape[-2:]) <= 3 else torch.contiguous_format
+        x = x.contiguous(memory_format=fast)
+    y = F.conv2d(x, w, stride=stride, padding=pad, dilation=dilation, groups=w.shape[0])
+    return y.contiguous(memory_format=torch.channels_last) if last else y
+
+
+def _is_channels_last(x: torch.Tensor) -> bool:
+    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
 
 
 def _get(module: nn.Module, path: str) -> Any:
@@ -335,7 +387,7 @@ def _reduce(y: torch.Tensor, mix: torch.Tensor, C: int) -> torch.Tensor:
     """``out[:, j] = sum_m mix[j, m] * y[:, m]`` over channel groups of ``C``: one matrix product."""
     N, MC, H, W = y.shape
     M, J = MC // C, mix.shape[0]
-    if y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous():
+    if _is_channels_last(y):
         out = torch.matmul(mix, y.permute(0, 2, 3, 1).reshape(N * H * W, M, C))  # [NHW, J, C]
         return out.reshape(N, H, W, J * C).permute(0, 3, 1, 2)
     return torch.matmul(mix, y.reshape(N, M, C * H * W)).reshape(N, J * C, H, W)
@@ -351,14 +403,15 @@ class BatchedNetwork(nn.Module):
     ``check_engine``) computing the same function in far fewer PyTorch calls (see the module's
     docstring). Under the same torch seed it starts from the weights ``Network(...)`` would have.
 
-    ``channels_last`` keeps activations and 4-D weights in ``torch.channels_last``; ``amp``
+    ``channels_last`` keeps activations and 4-D weights in ``torch.channels_last`` (True), in the
+    contiguous format (False) or, by default (None), activations channels-last on the CPU alone; ``amp``
     (``"bfloat16"``, ``"float16"`` or None) runs the forward under ``torch.autocast`` on the input's
     device type and returns float32 logits.
     """
 
     def __init__(self, space: Any = None, C: int = 16, layers: int = 8, num_classes: int = 10,
                  in_channels: int = 3, *, cell_types: Optional[Sequence[str]] = None, stem_multiplier: int = 3,
-                 affine: bool = False, channels_last: bool = False, amp: Optional[str] = None) -> None:
+                 affine: bool = False, channels_last: Optional[bool] = None, amp: Optional[str] = None) -> None:
         super().__init__()
         ref = Network(space, C, layers, num_classes, in_channels, cell_types=cell_types,
                       stem_multiplier=stem_multiplier, affine=affine)
@@ -478,11 +531,11 @@ class BatchedNetwork(nn.Module):
                                 if unexpected else ""))
         self.load_state_dict(new, strict=strict)
 
-    def set_options(self, *, channels_last: bool = False, amp: Optional[str] = None) -> "BatchedNetwork":
+    def set_options(self, *, channels_last: Optional[bool] = None, amp: Optional[str] = None) -> "BatchedNetwork":
         """Sets the memory format and the autocast dtype (see the class docstring); returns self."""
         if amp is not None and amp not in AMP_DTYPES:
             raise ValueError(f"daas.torch: amp must be one of {', '.join(AMP_DTYPES)} or None, got {amp!r}")
-        self.channels_last, self.amp = bool(channels_last), amp
+        self.channels_last, self.amp = (None if channels_last is None else bool(channels_last)), amp
         self.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
         return self
 
@@ -507,7 +560,7 @@ class BatchedNetwork(nn.Module):
         gradient reaches those weights)."""
         per_type = self._combined(op_weights, edge_weights)
         plans = self._plans_for(per_type, skip_zero, x.device)
-        if self.channels_last:
+        if self.channels_last or (self.channels_last is None and x.device.type == "cpu"):
             x = x.contiguous(memory_format=torch.channels_last)
         ctx = (torch.autocast(x.device.type, dtype=AMP_DTYPES[self.amp]) if self.amp is not None
                else contextlib.nullcontext())

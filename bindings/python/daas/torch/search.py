@@ -337,7 +337,7 @@ def _captured_step(model: Any, optimizer: torch.optim.Optimizer, arch: Architect
 SUPERNETS = {"batched": BatchedNetwork, "reference": Network}
 
 
-def build_supernet(kind: str, config: Any, *, channels_last: bool = False, amp: Optional[str] = None,
+def build_supernet(kind: str, config: Any, *, channels_last: Optional[bool] = None, amp: Optional[str] = None,
                    **kwargs: Any) -> torch.nn.Module:
     """The search's supernet: ``kind`` ``"batched"`` (:class:`~daas.torch.batched.BatchedNetwork`,
     with its ``channels_last`` and ``amp`` options) or ``"reference"`` (:class:`Network`, which has
@@ -345,7 +345,7 @@ def build_supernet(kind: str, config: Any, *, channels_last: bool = False, amp: 
     if kind not in SUPERNETS:
         raise ValueError(f"daas.torch: unknown supernet {kind!r} (want {' or '.join(SUPERNETS)})")
     if kind == "reference":
-        if channels_last or amp is not None:
+        if channels_last is not None or amp is not None:
             raise ValueError("daas.torch: channels_last and amp are options of the batched supernet")
         return Network(config, **kwargs)
     return BatchedNetwork(config, channels_last=channels_last, amp=amp, **kwargs)
@@ -597,7 +597,7 @@ def run_search(method: str, data: Dataset, args: argparse.Namespace, device: tor
     ckpt = _resume_checkpoint(state_path, model_path, config, supernet) if args.resume else None
     with (daas.Engine.load(state_path) if ckpt is not None else daas.Engine(config)) as eng:
         try:
-            model = build_supernet(supernet, eng.config, channels_last=getattr(args, "channels_last", False),
+            model = build_supernet(supernet, eng.config, channels_last=getattr(args, "channels_last", None),
                                    amp=getattr(args, "amp", None), C=args.C, layers=args.layers,
                                    num_classes=data.num_classes, in_channels=data.in_channels).to(device)
         except ValueError as exc:
@@ -856,8 +856,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--supernet", choices=sorted(SUPERNETS), default="batched",
                    help="the supernet's implementation: batched (daas.torch.batched.BatchedNetwork, the same math in "
                         "far fewer PyTorch calls) or reference (daas.torch.model.Network); default: %(default)s")
-    p.add_argument("--channels-last", action="store_true",
-                   help="batched supernet: activations and convolution weights in the channels-last memory format")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="batched supernet: activations and convolution weights in the channels-last memory format "
+                        "(--no-channels-last: the contiguous one); default: channels-last activations on the CPU, "
+                        "where they are faster, contiguous on CUDA")
     p.add_argument("--amp", choices=sorted(AMP_DTYPES), default=None,
                    help="batched supernet: run its forward under torch.autocast with this dtype (bfloat16 on CPU; "
                         "float16 or bfloat16 on CUDA); docs/BENCHMARKS.md measures what it does to the gradients")
