@@ -369,7 +369,8 @@ def test_a_digits_search_follows_the_reference_step_for_step() -> None:
     d_bat = drift["batched"]
     assert d_bat[0] <= 1e-6, d_bat  # the same numbers after the first step, up to float32 rounding
     # then a drift that grows as the weights' trajectories part (Adam turns relative gradient
-    # differences into steps of α): small next to how far α moved, and of the order the controls
-    # reach, which are the reference's math in other float orders
+    # differences into steps of α): of the order the controls reach, which are the reference's math
+    # in other float orders (the channels-last one reaches about 1e-3 of α's motion by step 5), and
+    # far from the whole motion
     control = max(drift["reversed sums"].max(), drift["channels-last"].max(), 1e-7)
-    assert d_bat.max() <= 1e-3 * moved and d_bat.max() <= 100 * control, drift
+    assert d_bat.max() <= 100 * control and d_bat.max() <= 1e-2 * moved, drift

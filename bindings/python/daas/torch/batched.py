@@ -560,12 +560,14 @@ class BatchedNetwork(nn.Module):
         gradient reaches those weights)."""
         per_type = self._combined(op_weights, edge_weights)
         plans = self._plans_for(per_type, skip_zero, x.device)
-        if self.channels_last or (self.channels_last is None and x.device.type == "cpu"):
-            x = x.contiguous(memory_format=torch.channels_last)
+        fmt = (torch.channels_last if self.channels_last or (self.channels_last is None and x.device.type == "cpu")
+               else torch.contiguous_format)
+        x = x.contiguous(memory_format=fmt)
         ctx = (torch.autocast(x.device.type, dtype=AMP_DTYPES[self.amp]) if self.amp is not None
                else contextlib.nullcontext())
         with ctx:
-            states = [self.stem(x)]
+            # (a one-channel input is contiguous in both formats: the stem's output sets the format)
+            states = [self.stem(x).contiguous(memory_format=fmt)]
             for li, (cell, ci) in enumerate(zip(self.cells, self._cell_index)):
                 m = cell.spec.inputs
                 ins = ([states[0]] * max(0, m - len(states)) + states)[-m:]
