@@ -157,11 +157,17 @@ def supernet_section(sup: Dict[str, Any], command: str) -> List[str]:
     return L
 
 
-SUPERNET_NOTES = """The batched supernet cuts the aten calls about fourfold, but on this CPU a step is bound by the
-arithmetic of oneDNN's depthwise convolutions, above all their weight gradients at small spatial
-sizes (a `torch.profiler` run of the digits step puts `convolution_backward` at about half of it, in
-both networks), so fewer calls buy less than the issue's targets. Channels-last leaves the
-gradients equal to float32 rounding and changes the CPU time little; bfloat16 autocast moves the
+SUPERNET_NOTES = """The batched supernet cuts the aten calls about fourfold; on the CPU the rest of its speed comes
+from the kernels it picks. Its depthwise convolutions drop the kernel taps that read only padding
+(on the 4x4 and 2x2 maps of a digits search most of a 5x5 kernel's, and a dilated 5x5 on 2x2 keeps
+its centre tap alone), a dilated one whose stride equals its dilation runs undilated on the
+subsampled input, and by default the activations are channels-last on the CPU, where oneDNN's
+depthwise convolutions, BatchNorm and pooling run several times faster (dilated 5x5 convolutions,
+slower there, run contiguous). Gradients stay equal to float32 rounding (the table). At the DARTS
+size the step is bound by memory traffic rather than by calls: a wave's stacked activations (up to
+[16, 768, 32, 32], 50 MB) fall out of the caches the reference's per-edge tensors fit in — one
+BatchNorm forward and backward over 768 stacked channels took 70 ms where 8 over 96 channels take
+8 x 2.9 ms — so batching there saves about as much as it costs. bfloat16 autocast moves the
 architecture gradients by about 10%, so it is not a free speed-up for the architecture side and is
 off by default. The GPU figures (digits ≥ 10×, CUDA graphs) are left for a session with a GPU:
 `python bench/supernet.py` measures them when CUDA is present."""
@@ -171,7 +177,8 @@ def splice_supernet(d: str) -> None:
     """Writes the supernet section alone into docs/BENCHMARKS.md (replacing it, or before the section
     on a daas call after PyTorch work) and the figures into docs/benchmarks.json; the rest stays."""
     sup = load(d, "supernet.json")
-    command = commands(d).get("supernet", re.sub(r"^\S*/venv-[0-9a-f]+/bin/python", "python", sup["command"]))
+    listed = commands(d) if os.path.exists(os.path.join(d, "commands.tsv")) else {}  # make bench writes it
+    command = listed.get("supernet", re.sub(r"^\S*/venv-[0-9a-f]+/bin/python", "python", sup["command"]))
     section = "\n".join(supernet_section(sup, command))
     path = os.path.join(ROOT, "docs", "BENCHMARKS.md")
     with open(path) as f:
