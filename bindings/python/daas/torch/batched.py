@@ -219,16 +219,13 @@ def _dead_taps(size: int, k: int, stride: int, padding: int, dilation: int) -> i
     return min(used[0], k - 1 - used[-1]) if used else 0
 
 
-#: On the CPU, depthwise convolutions run on channels-last tensors, where oneDNN computes them
-#: several times faster, except dilated ones wider than 3x3, which are faster as they are
-#: (measured in docs/BENCHMARKS.md).
-CPU_DEPTHWISE_CHANNELS_LAST = True
-
-
 def _depthwise(x: torch.Tensor, w: torch.Tensor, stride: int, padding: int, dilation: int) -> torch.Tensor:
     """The depthwise convolution of ``x`` ([N, G, H, W]) by ``w`` ([G, 1, k, k]): ``F.conv2d(x, w,
     stride=stride, padding=padding, dilation=dilation, groups=G)``, without the taps that read only
-    padding (on the small feature maps of a search those are most of a 5x5 kernel's)."""
+    padding (on the small feature maps of a search those are most of a 5x5 kernel's). On the CPU it
+    runs on channels-last tensors, where oneDNN computes it several times faster, except when
+    dilated and wider than 3x3, which is faster contiguous (docs/BENCHMARKS.md); the output is
+    channels-last when ``x`` was, else in the format it was computed in."""
     k = w.shape[-1]
     th, tw = (_dead_taps(n, k, stride, padding, dilation) for n in x.shape[-2:])
     if th or tw:
@@ -245,7 +242,7 @@ def _depthwise(x: torch.Tensor, w: torch.Tensor, stride: int, padding: int, dila
         if sizes == [n + 2 * p - (m - 1) for n, p, m in zip(sub.shape[-2:], sub_pad, w.shape[-2:])]:
             x, stride, pad, dilation = sub, 1, sub_pad, 1
     last = _is_channels_last(x)
-    if CPU_DEPTHWISE_CHANNELS_LAST and x.device.type == "cpu":
+    if x.device.type == "cpu":
         fast = torch.channels_last if dilation == 1 or max(w.shape[-2:]) <= 3 else torch.contiguous_format
         x = x.contiguous(memory_format=fast)
     y = F.conv2d(x, w, stride=stride, padding=pad, dilation=dilation, groups=w.shape[0])
