@@ -81,13 +81,21 @@ func (s *adamState) step(p, grad []float64, a Adam, lr float64, nodes []node, po
 // update applies the Adam update to entries lo..hi-1; invBC2 = 1/sqrt(1 - b2^t). It reports whether
 // every updated entry is within the state's bounds.
 func (s *adamState) update(p, grad []float64, lo, hi int, a Adam, stepSize, invBC2 float64) bool {
-	b1, b2, wd, eps := a.Betas[0], a.Betas[1], a.WeightDecay, a.Eps
-	c1, c2 := 1-b1, 1-b2
 	p = p[lo:hi]
 	m, v, grad := s.M[lo:hi], s.V[lo:hi], grad[lo:hi]
+	k := newAdamConstants(a, stepSize, invBC2)
+	done, ok := adamPairs(p, m, v, grad, &k) // the vector kernel's share (vec.go), then Go's
+	return adamScalar(p, m, v, grad, done, &k) && ok
+}
+
+// adamScalar is update's scalar loop, which adamPairs mirrors two entries at a time: it updates every
+// entry of p (m, v and grad at least as long) and reports whether all stay within the state's bounds.
+func adamScalar(p, m, v, grad []float64, from int, k *adamConstants) bool {
+	b1, c1, b2, c2, wd, eps, stepSize, invBC2 := k.b1, k.c1, k.b2, k.c2, k.wd, k.eps, k.stepSize, k.invBC2
 	m, v, grad = m[:len(p)], v[:len(p)], grad[:len(p)] // one bounds check per slice, not per entry
 	ok := true
-	for i, pi := range p {
+	for i := from; i < len(p); i++ {
+		pi := p[i]
 		g := grad[i] + float64(wd*pi)
 		mi := float64(b1*m[i]) + float64(c1*g)
 		vi := float64(b2*v[i]) + float64(float64(c2*g)*g)

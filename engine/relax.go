@@ -27,8 +27,20 @@ func expShifted(z, p []float64) (m, sum float64) {
 		}
 	}
 	p = p[:len(z)]
-	for i, v := range z {
-		x := v - m // <= 0, so only dexp's lower limit can apply (and NaN goes to dexp)
+	done := expPairs(z, m, p, &expKernel) // the vector kernel's share (vec.go), then Go's
+	expShiftedScalar(z, m, p, done)
+	for _, y := range p {
+		sum += y
+	}
+	return m, sum
+}
+
+// expShiftedScalar writes exp(z_i - m) into p[i] for i >= from, where m >= max z: expShifted's scalar
+// loop, which expPairs mirrors two entries at a time.
+func expShiftedScalar(z []float64, m float64, p []float64, from int) {
+	p = p[:len(z)]
+	for i := from; i < len(z); i++ {
+		x := z[i] - m // <= 0, so only dexp's lower limit can apply (and NaN goes to dexp)
 		y := 0.0
 		if x >= expMin {
 			// dexp's arithmetic for expMin <= x <= expMax, written out here because a call per
@@ -47,9 +59,7 @@ func expShifted(z, p []float64) (m, sum float64) {
 			y = dexp(x)
 		}
 		p[i] = y
-		sum += y
 	}
-	return m, sum
 }
 
 // logSoftmaxRow writes z's log-softmax into logp and its softmax into p (both len(z)).
