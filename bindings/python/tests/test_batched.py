@@ -235,6 +235,27 @@ def test_depthwise_without_dead_taps_equals_the_convolution() -> None:
     assert checked == 72
 
 
+def test_mixing_by_parts_equals_the_reduction() -> None:
+    """On the CPU a wave's channels-last outputs are mixed part by part, one GEMM each by its rows of
+    mix^T (x) I_C, without concatenating them: the same outputs and gradients as the one-product
+    reduction of the concatenation, in float64."""
+    from daas.torch.batched import _reduce, _reduce_parts
+
+    torch.manual_seed(0)
+    cl = torch.channels_last
+    C, J = 3, 4
+    parts = [torch.randn(2, m * C, 4, 5, dtype=torch.float64).contiguous(memory_format=cl).requires_grad_()
+             for m in (2, 5, 1)]
+    mix = torch.randn(J, 8, dtype=torch.float64, requires_grad=True)
+    ref = _reduce(torch.cat(parts, 1).contiguous(), mix, C)
+    out = _reduce_parts(parts, mix, C)
+    assert out.is_contiguous(memory_format=cl)
+    torch.testing.assert_close(out, ref)
+    g = torch.randn_like(ref)
+    for a, b in zip(torch.autograd.grad(out, [*parts, mix], g), torch.autograd.grad(ref, [*parts, mix], g)):
+        torch.testing.assert_close(a, b)
+
+
 def test_channels_last_and_autocast() -> None:
     _, bat = pair("darts")
     bat.set_options(channels_last=False)

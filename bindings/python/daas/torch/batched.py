@@ -17,6 +17,11 @@ issues about 11,000 aten calls per forward); :class:`BatchedNetwork` computes th
   reduced into the wave's target nodes by one matrix product with the ``[nodes, M]`` matrix of
   combined weights ``W_e * A_e,o`` (the ``none`` op adds exact zeros in the reference and is left
   out).
+- **On the CPU** the stacked tensors of a large wave fall out of the caches, so each op type's output
+  stays its own tensor: the wave's BatchNorm runs on each over its slice of the statistics, and the
+  mixing is one GEMM per op type, accumulated, by its rows of ``mix^T (x) I_C`` (channels-last rows
+  need no transposing copy that way). A depthwise kernel wider than its map runs on the map padded
+  beforehand, where oneDNN is several times faster. docs/BENCHMARKS.md has the measurements.
 - **skip_zero.** With ``skip_zero=True`` an (op, edge) pair whose combined weight is exactly 0 is not
   computed, as in the reference: an op type none of whose edges is active is not run at all; a
   partly active one runs on the active edges only (their weights, channels and running statistics
@@ -91,16 +96,22 @@ def _chans(x: torch.Tensor, idx: Optional[torch.Tensor], K: int) -> torch.Tensor
     return x if idx is None else x.unflatten(1, (K, -1))[:, idx].flatten(1, 2)
 
 
+def _count_batch(bn: nn.BatchNorm2d) -> Tuple[bool, float]:
+    """What ``nn.BatchNorm2d.forward`` does before normalizing: counts the batch in training and
+    returns (use the batch's statistics, the running statistics' update factor)."""
+    factor = 0.0
+    if bn.training and bn.track_running_stats:
+        bn.num_batches_tracked.add_(1)
+        factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+    return bn.training or bn.running_mean is None, factor
+
+
 def _batch_norm(x: torch.Tensor, bn: nn.BatchNorm2d, chan: Optional[torch.Tensor]) -> torch.Tensor:
     """``bn`` on ``x``, whose channels are ``bn``'s channels ``chan`` (all of them when None): the
     running statistics of those channels alone are used and updated, as ``nn.BatchNorm2d`` would."""
     if chan is None:
         return bn(x)
-    training = bn.training or bn.running_mean is None
-    factor = 0.0
-    if bn.training and bn.track_running_stats:
-        bn.num_batches_tracked.add_(1)
-        factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+    training, factor = _count_batch(bn)
     rm = bn.running_mean[chan] if bn.running_mean is not None else None
     rv = bn.running_var[chan] if bn.running_var is not None else None
     w = bn.weight[chan] if bn.weight is not None else None
@@ -111,6 +122,25 @@ def _batch_norm(x: torch.Tensor, bn: nn.BatchNorm2d, chan: Optional[torch.Tensor
             bn.running_mean.index_copy_(0, chan, rm)
             bn.running_var.index_copy_(0, chan, rv)
     return y
+
+
+def _batch_norm_parts(parts: Sequence[torch.Tensor], bn: nn.BatchNorm2d) -> List[torch.Tensor]:
+    """``bn`` on the concatenation of ``parts`` along the channels, which are all of ``bn``'s, one
+    ``F.batch_norm`` per part over its slice of ``bn``'s statistics and parameters (views, so the
+    running statistics are updated in place), without the concatenation: on the CPU, BatchNorm over
+    the stacked channels of a large wave falls out of the caches (docs/BENCHMARKS.md)."""
+    training, factor = _count_batch(bn)
+    out, off = [], 0
+    for t in parts:
+        n = t.shape[1]
+
+        def part(v: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+            return None if v is None else v[off:off + n]
+
+        out.append(F.batch_norm(t, part(bn.running_mean), part(bn.running_var), part(bn.weight), part(bn.bias),
+                                training, factor, bn.eps))
+        off += n
+    return out
 
 
 @dataclass(frozen=True)
@@ -201,7 +231,8 @@ class _Branch(nn.Module):
             a = F.conv2d(r, _rows(self.conv_a, idx, K), stride=2, groups=n)
             shifted = F.pad(r, (0, 1, 0, 1))[:, :, 1:, 1:]
             b = F.conv2d(shifted, _rows(self.conv_b, idx, K), stride=2, groups=n)
-            return torch.cat([a.unflatten(1, (n, -1)), b.unflatten(1, (n, -1))], 2).flatten(1, 2)
+            y = torch.cat([a.unflatten(1, (n, -1)), b.unflatten(1, (n, -1))], 2).flatten(1, 2)
+            return y.contiguous(memory_format=torch.channels_last) if _is_channels_last(r) else y
         # module: per edge
         edges = range(K) if idx is None else idx.tolist()
         C = self.C
@@ -243,6 +274,10 @@ def _depthwise(x: torch.Tensor, w: torch.Tensor, stride: int, padding: int, dila
             x, stride, pad, dilation = sub, 1, sub_pad, 1
     last = _is_channels_last(x)
     if x.device.type == "cpu":
+        if dilation == 1 and any(m > n for m, n in zip(w.shape[-2:], x.shape[-2:])):
+            # a kernel wider than the map: oneDNN's kernels are several times slower with such
+            # padding than on the map padded beforehand (a dilated one is slower padded)
+            x, pad = F.pad(x, (pad[1], pad[1], pad[0], pad[0])), (0, 0)
         fast = torch.channels_last if dilation == 1 or max(w.shape[-2:]) <= 3 else torch.contiguous_format
         x = x.contiguous(memory_format=fast)
     y = F.conv2d(x, w, stride=stride, padding=pad, dilation=dilation, groups=w.shape[0])
@@ -370,13 +405,23 @@ def _run_wave(wave: _Wave, plan: _Plan, states: Sequence[torch.Tensor], weights:
             continue
         xs, rs = (x, r) if idx is None else (_chans(x, idx, wave.K), _chans(r, idx, wave.K))
         (normalized if br.normalized else plain).append(br(xs, rs, idx, chan))
+    # On the CPU each branch keeps its own output: its BatchNorm and its share of the mixing run on
+    # it, so no copy of the wave's stacked outputs is made (and none of their gradients).
+    cpu = x.device.type == "cpu"
     outs = []
     if normalized:
-        y = torch.cat(normalized, 1) if len(normalized) > 1 else normalized[0]
-        outs.append(_batch_norm(y, wave.bn, plan.final_chan))
+        if cpu and plan.final_chan is None:
+            outs += _batch_norm_parts(normalized, wave.bn)
+        else:
+            y = torch.cat(normalized, 1) if len(normalized) > 1 else normalized[0]
+            outs.append(_batch_norm(y, wave.bn, plan.final_chan))
     outs += plain
-    y = torch.cat(outs, 1) if len(outs) > 1 else outs[0]
     mix = (weights.reshape(-1)[plan.weight_index].unsqueeze(1) * plan.onehot).t()  # [nodes, M]
+    if cpu and all(_is_channels_last(o) for o in outs):
+        if torch.is_autocast_enabled("cpu") and len(outs) > 1:
+            outs = [torch.cat(outs, 1)]  # one product: a sum of parts would round each partial sum
+        return _reduce_parts(outs, mix.to(outs[0].dtype), wave.C)
+    y = torch.cat(outs, 1) if len(outs) > 1 else outs[0]
     return _reduce(y, mix.to(y.dtype), wave.C)
 
 
@@ -388,6 +433,31 @@ def _reduce(y: torch.Tensor, mix: torch.Tensor, C: int) -> torch.Tensor:
         out = torch.matmul(mix, y.permute(0, 2, 3, 1).reshape(N * H * W, M, C))  # [NHW, J, C]
         return out.reshape(N, H, W, J * C).permute(0, 3, 1, 2)
     return torch.matmul(mix, y.reshape(N, M, C * H * W)).reshape(N, J * C, H, W)
+
+
+@functools.lru_cache(maxsize=None)
+def _eye(n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The identity [n, 1, n] (shaped for the Kronecker product of _reduce_parts), made once (never
+    as an inference tensor, which autograd could not save)."""
+    with torch.inference_mode(False):
+        return torch.eye(n, dtype=dtype, device=device)[:, None, :]
+
+
+def _reduce_parts(parts: Sequence[torch.Tensor], mix: torch.Tensor, C: int) -> torch.Tensor:
+    """:func:`_reduce` of the concatenation of the channels-last ``parts``, without it. Each part is
+    [NHW, c] in memory, and its share is one GEMM with its rows of mix^T (x) I_C ([M*C, J*C]),
+    accumulated: the zeros cost C times the products, but beat NHW tiny [J, M] x [M, C] products on
+    the CPU, and any transposing copy (docs/BENCHMARKS.md)."""
+    N, _, H, W = parts[0].shape
+    J, M = mix.shape
+    kron = (mix.t()[:, None, :, None] * _eye(C, mix.dtype, mix.device)).reshape(M * C, J * C)
+    out, off = None, 0
+    for t in parts:
+        n = t.shape[1]
+        rows = t.permute(0, 2, 3, 1).reshape(N * H * W, n)
+        out = rows @ kron[off:off + n] if out is None else torch.addmm(out, rows, kron[off:off + n])
+        off += n
+    return out.reshape(N, H, W, J * C).permute(0, 3, 1, 2)
 
 
 # ---------------------------------------------------------------------------------------------
