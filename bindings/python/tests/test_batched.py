@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from typing import List
 
 import numpy as np
 import pytest
@@ -73,9 +74,25 @@ def named_grads(net):
     return {n: p.grad for n, p in net.named_parameters()}
 
 
+@pytest.mark.parametrize("groups", ["whole_waves", "edge_by_edge"])
 @pytest.mark.parametrize("skip_zero", [False, True], ids=["all", "skip_zero"])
 @pytest.mark.parametrize("space", list(SPACES), ids=list(SPACES))
-def test_batched_equals_reference(space: str, skip_zero: bool) -> None:
+def test_batched_equals_reference(space: str, skip_zero: bool, groups: str, monkeypatch) -> None:
+    """On the CPU a wave's edges run in groups of CPU_GROUP_ENTRIES stacked entries: these small
+    networks fit one group (whole_waves); edge_by_edge makes every edge a group of its own."""
+    from daas.torch import batched
+
+    seen: List[int] = []
+    edge_groups = batched._edge_groups
+
+    def counted(K: int, per_edge: int):
+        out = edge_groups(K, per_edge)
+        seen.append(len(out))
+        return out
+
+    monkeypatch.setattr(batched, "_edge_groups", counted)
+    if groups == "edge_by_edge":
+        monkeypatch.setattr(batched, "CPU_GROUP_ENTRIES", 1)
     ref, bat = pair(SPACES[space])
     ref.train(), bat.train()
     x = torch.randn(6, 2, 8, 7, generator=torch.Generator().manual_seed(3))
@@ -111,6 +128,9 @@ def test_batched_equals_reference(space: str, skip_zero: bool) -> None:
             close(v, state[k], f"state {k}", rtol=1e-5, floor=1.0)
     ref.eval(), bat.eval()  # eval mode: the running statistics at work
     close(ref(x, op, edge, skip_zero=skip_zero), bat(x, op2, edge2, skip_zero=skip_zero), "eval logits")
+    if not skip_zero:  # (with these zeros no wave has every edge active: they take the general path)
+        most = 1 if groups == "whole_waves" else max(w.K for c in bat.cells for w in c.waves)
+        assert seen and max(seen) == most, seen
 
 
 def test_a_discretized_network_runs_only_its_kept_ops() -> None:
@@ -233,27 +253,6 @@ def test_depthwise_without_dead_taps_equals_the_convolution() -> None:
             torch.testing.assert_close(a, b)
         checked += 1
     assert checked == 72
-
-
-def test_mixing_by_parts_equals_the_reduction() -> None:
-    """On the CPU a wave's channels-last outputs are mixed part by part, one GEMM each by its rows of
-    mix^T (x) I_C, without concatenating them: the same outputs and gradients as the one-product
-    reduction of the concatenation, in float64."""
-    from daas.torch.batched import _reduce, _reduce_parts
-
-    torch.manual_seed(0)
-    cl = torch.channels_last
-    C, J = 3, 4
-    parts = [torch.randn(2, m * C, 4, 5, dtype=torch.float64).contiguous(memory_format=cl).requires_grad_()
-             for m in (2, 5, 1)]
-    mix = torch.randn(J, 8, dtype=torch.float64, requires_grad=True)
-    ref = _reduce(torch.cat(parts, 1).contiguous(), mix, C)
-    out = _reduce_parts(parts, mix, C)
-    assert out.is_contiguous(memory_format=cl)
-    torch.testing.assert_close(out, ref)
-    g = torch.randn_like(ref)
-    for a, b in zip(torch.autograd.grad(out, [*parts, mix], g), torch.autograd.grad(ref, [*parts, mix], g)):
-        torch.testing.assert_close(a, b)
 
 
 def test_channels_last_and_autocast() -> None:

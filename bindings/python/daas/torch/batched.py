@@ -17,11 +17,13 @@ issues about 11,000 aten calls per forward); :class:`BatchedNetwork` computes th
   reduced into the wave's target nodes by one matrix product with the ``[nodes, M]`` matrix of
   combined weights ``W_e * A_e,o`` (the ``none`` op adds exact zeros in the reference and is left
   out).
-- **On the CPU** the stacked tensors of a large wave fall out of the caches, so each op type's output
-  stays its own tensor: the wave's BatchNorm runs on each over its slice of the statistics, and the
-  mixing is one GEMM per op type, accumulated, by its rows of ``mix^T (x) I_C`` (channels-last rows
-  need no transposing copy that way). A depthwise kernel wider than its map runs on the map padded
-  beforehand, where oneDNN is several times faster. docs/BENCHMARKS.md has the measurements.
+- **On the CPU** the stacked tensors of a large wave fall out of the caches, so a wave whose edges
+  are all active runs in groups of consecutive edges stacking about 1 MB each
+  (``CPU_GROUP_ENTRIES``), and each op type's output of a group stays its own tensor: the wave's
+  BatchNorm runs on each over its slice of the statistics, and the mixing is one GEMM per output,
+  accumulated, by its rows of ``mix^T (x) I_C`` (channels-last rows need no transposing copy that
+  way). A depthwise kernel wider than its map runs on the map padded beforehand, where oneDNN is
+  several times faster. docs/BENCHMARKS.md has the measurements.
 - **skip_zero.** With ``skip_zero=True`` an (op, edge) pair whose combined weight is exactly 0 is not
   computed, as in the reference: an op type none of whose edges is active is not run at all; a
   partly active one runs on the active edges only (their weights, channels and running statistics
@@ -86,31 +88,57 @@ AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 # Stacked pieces
 
 
-def _rows(t: torch.Tensor, idx: Optional[torch.Tensor], K: int) -> torch.Tensor:
+#: Edges of a wave: None (all of them), a tensor of indices (the active ones under skip_zero) or a
+#: slice (a group of consecutive edges, on the CPU).
+Edges = Any
+
+
+def _count(idx: Edges, K: int) -> int:
+    if idx is None:
+        return K
+    if isinstance(idx, slice):
+        return idx.stop - idx.start
+    return int(idx.numel())
+
+
+def _rows(t: torch.Tensor, idx: Edges, K: int) -> torch.Tensor:
     """Edge ``idx``'s rows of a tensor stacked edge by edge along dim 0 (all of it when idx is None)."""
     return t if idx is None else t.unflatten(0, (K, -1))[idx].flatten(0, 1)
 
 
-def _chans(x: torch.Tensor, idx: Optional[torch.Tensor], K: int) -> torch.Tensor:
+def _chans(x: torch.Tensor, idx: Edges, K: int) -> torch.Tensor:
     """Edge ``idx``'s channels of an activation stacked edge by edge along dim 1."""
     return x if idx is None else x.unflatten(1, (K, -1))[:, idx].flatten(1, 2)
 
 
-def _count_batch(bn: nn.BatchNorm2d) -> Tuple[bool, float]:
-    """What ``nn.BatchNorm2d.forward`` does before normalizing: counts the batch in training and
-    returns (use the batch's statistics, the running statistics' update factor)."""
+def _count_batch(bn: nn.BatchNorm2d, count: bool = True) -> Tuple[bool, float]:
+    """What ``nn.BatchNorm2d.forward`` does before normalizing: counts the batch in training (unless
+    ``count`` is false: another part of the same batch counted it) and returns (use the batch's
+    statistics, the running statistics' update factor)."""
     factor = 0.0
     if bn.training and bn.track_running_stats:
-        bn.num_batches_tracked.add_(1)
+        if count:
+            bn.num_batches_tracked.add_(1)
         factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
     return bn.training or bn.running_mean is None, factor
 
 
-def _batch_norm(x: torch.Tensor, bn: nn.BatchNorm2d, chan: Optional[torch.Tensor]) -> torch.Tensor:
+def _batch_norm(x: torch.Tensor, bn: nn.BatchNorm2d, chan: Any) -> torch.Tensor:
     """``bn`` on ``x``, whose channels are ``bn``'s channels ``chan`` (all of them when None): the
-    running statistics of those channels alone are used and updated, as ``nn.BatchNorm2d`` would."""
+    running statistics of those channels alone are used and updated, as ``nn.BatchNorm2d`` would.
+    ``chan`` is a tensor of channel indices, or a slice: consecutive channels, whose statistics and
+    parameters are used as views (updated in place); a slice is one part of a batch split along the
+    channels, and the part starting at channel 0 counts the batch."""
     if chan is None:
         return bn(x)
+    if isinstance(chan, slice):
+        training, factor = _count_batch(bn, chan.start == 0)
+
+        def part(v: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+            return None if v is None else v[chan]
+
+        return F.batch_norm(x, part(bn.running_mean), part(bn.running_var), part(bn.weight), part(bn.bias),
+                            training, factor, bn.eps)
     training, factor = _count_batch(bn)
     rm = bn.running_mean[chan] if bn.running_mean is not None else None
     rv = bn.running_var[chan] if bn.running_var is not None else None
@@ -122,25 +150,6 @@ def _batch_norm(x: torch.Tensor, bn: nn.BatchNorm2d, chan: Optional[torch.Tensor
             bn.running_mean.index_copy_(0, chan, rm)
             bn.running_var.index_copy_(0, chan, rv)
     return y
-
-
-def _batch_norm_parts(parts: Sequence[torch.Tensor], bn: nn.BatchNorm2d) -> List[torch.Tensor]:
-    """``bn`` on the concatenation of ``parts`` along the channels, which are all of ``bn``'s, one
-    ``F.batch_norm`` per part over its slice of ``bn``'s statistics and parameters (views, so the
-    running statistics are updated in place), without the concatenation: on the CPU, BatchNorm over
-    the stacked channels of a large wave falls out of the caches (docs/BENCHMARKS.md)."""
-    training, factor = _count_batch(bn)
-    out, off = [], 0
-    for t in parts:
-        n = t.shape[1]
-
-        def part(v: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
-            return None if v is None else v[off:off + n]
-
-        out.append(F.batch_norm(t, part(bn.running_mean), part(bn.running_var), part(bn.weight), part(bn.bias),
-                                training, factor, bn.eps))
-        off += n
-    return out
 
 
 @dataclass(frozen=True)
@@ -204,12 +213,11 @@ class _Branch(nn.Module):
             else:  # an inner BatchNorm
                 self.add_module(attr, nn.BatchNorm2d(self.K * C, affine=affine))
 
-    def forward(self, x: torch.Tensor, r: torch.Tensor, idx: Optional[torch.Tensor], chan: Optional[torch.Tensor]
-                ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, r: torch.Tensor, idx: Edges, chan: Any) -> torch.Tensor:
         """The op on the (active) edges: ``x`` and ``r = relu(x)`` hold their channels. Returns the
         output before the final BatchNorm for normalized kinds, the op's output otherwise."""
         k, s, K = self.kind, self.stride, self.K
-        n = K if idx is None else int(idx.numel())
+        n = _count(idx, K)
         if k.kind == "pool":
             if k.pool == "max":
                 return F.max_pool2d(x, 3, s, 1)
@@ -234,7 +242,7 @@ class _Branch(nn.Module):
             y = torch.cat([a.unflatten(1, (n, -1)), b.unflatten(1, (n, -1))], 2).flatten(1, 2)
             return y.contiguous(memory_format=torch.channels_last) if _is_channels_last(r) else y
         # module: per edge
-        edges = range(K) if idx is None else idx.tolist()
+        edges = range(K) if idx is None else range(idx.start, idx.stop) if isinstance(idx, slice) else idx.tolist()
         C = self.C
         return torch.cat([self.mods[e](x[:, j * C:(j + 1) * C]) for j, e in enumerate(edges)], 1)
 
@@ -314,6 +322,12 @@ class _Wave(nn.Module):
             refs = [ref_cell.edges[e].ops[o] for e in self.edges]
             branches.append(_Branch(name, o, kind, refs, C, stride, affine))
         self.branches = nn.ModuleList(branches)
+        self.rectified = any(b.kind.kind in ("conv", "dil", "sep", "reduce") for b in branches)
+        # where each branch's pairs start in the mixing (normalized branches first, as _make_plans
+        # orders them) and its channels in the wave's BatchNorm
+        order = [b for b in branches if b.normalized] + [b for b in branches if not b.normalized]
+        self.pair_start = [order.index(b) * self.K for b in branches]
+        self.bn_start = [order.index(b) * self.K * C if b.normalized else 0 for b in branches]
         channels = sum(self.K * C for b in branches if b.normalized)
         self.bn = nn.BatchNorm2d(channels, affine=affine) if channels else None
 
@@ -346,6 +360,7 @@ class _Plan:
     inner_chan: List[Optional[torch.Tensor]]
     weight_index: torch.Tensor
     onehot: torch.Tensor
+    full: bool = False  # every edge of every branch active
 
 
 class _BatchedCell(nn.Module):
@@ -396,33 +411,76 @@ def _run_wave(wave: _Wave, plan: _Plan, states: Sequence[torch.Tensor], weights:
     """The wave's contribution to its target nodes, ``[N, len(nodes) * C, H, W]`` (None: nothing ran)."""
     if plan.weight_index.numel() == 0:
         return None
+    mix = (weights.reshape(-1)[plan.weight_index].unsqueeze(1) * plan.onehot).t()  # [nodes, M]
     srcs = wave.sources
+    s0 = states[srcs[0]]
+    if (s0.device.type == "cpu" and s0.is_contiguous(memory_format=torch.channels_last) and plan.full
+            and not torch.is_autocast_enabled("cpu")):  # (under autocast a sum of parts would round each)
+        return _run_wave_by_groups(wave, states, mix)
     x = torch.cat([states[i] for i in srcs], 1) if len(srcs) > 1 else states[srcs[0]]
-    r = x.relu() if any(b.kind.kind in ("conv", "dil", "sep", "reduce") for b in wave.branches) else x
+    r = x.relu() if wave.rectified else x
     normalized, plain = [], []
     for br, idx, chan in zip(wave.branches, plan.active, plan.inner_chan):
         if idx is not None and idx.numel() == 0:
             continue
         xs, rs = (x, r) if idx is None else (_chans(x, idx, wave.K), _chans(r, idx, wave.K))
         (normalized if br.normalized else plain).append(br(xs, rs, idx, chan))
-    # On the CPU each branch keeps its own output: its BatchNorm and its share of the mixing run on
-    # it, so no copy of the wave's stacked outputs is made (and none of their gradients).
-    cpu = x.device.type == "cpu"
     outs = []
     if normalized:
-        if cpu and plan.final_chan is None:
-            outs += _batch_norm_parts(normalized, wave.bn)
-        else:
-            y = torch.cat(normalized, 1) if len(normalized) > 1 else normalized[0]
-            outs.append(_batch_norm(y, wave.bn, plan.final_chan))
-    outs += plain
-    mix = (weights.reshape(-1)[plan.weight_index].unsqueeze(1) * plan.onehot).t()  # [nodes, M]
-    if cpu and all(_is_channels_last(o) for o in outs):
-        if torch.is_autocast_enabled("cpu") and len(outs) > 1:
-            outs = [torch.cat(outs, 1)]  # one product: a sum of parts would round each partial sum
-        return _reduce_parts(outs, mix.to(outs[0].dtype), wave.C)
-    y = torch.cat(outs, 1) if len(outs) > 1 else outs[0]
+        y = torch.cat(normalized, 1) if len(normalized) > 1 else normalized[0]
+        outs.append(_batch_norm(y, wave.bn, plan.final_chan))
+    y = torch.cat(outs + plain, 1) if len(outs + plain) > 1 else (outs + plain)[0]
     return _reduce(y, mix.to(y.dtype), wave.C)
+
+
+#: On the CPU, how many activation entries (N*C*H*W of the sources) a group of a wave's edges may
+#: stack: about 1 MB of float32, which keeps a group's tensors in the caches (docs/BENCHMARKS.md).
+CPU_GROUP_ENTRIES = 1 << 18
+
+
+def _edge_groups(K: int, per_edge: int) -> List[slice]:
+    """Consecutive groups of a wave's K edges, each stacking at most CPU_GROUP_ENTRIES entries (at
+    least one edge)."""
+    g = max(1, min(K, CPU_GROUP_ENTRIES // max(per_edge, 1)))
+    return [slice(a, min(a + g, K)) for a in range(0, K, g)]
+
+
+def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.Tensor) -> torch.Tensor:
+    """The CPU form of :func:`_run_wave` for a wave whose edges are all active: the edges run in
+    groups (:func:`_edge_groups`), each op type's output of a group stays its own tensor, the wave's
+    BatchNorm runs on each over its slice of the statistics, and the mixing is one GEMM per output,
+    accumulated, by its rows of ``mix^T (x) I_C`` (channels-last rows need no transposing copy that
+    way)."""
+    K, C = wave.K, wave.C
+    srcs = wave.sources
+    N, _, H, W = states[srcs[0]].shape
+    parts: List[Tuple[torch.Tensor, int]] = []  # (output, first pair)
+    for g in _edge_groups(K, N * C * H * W):
+        x = torch.cat([states[i] for i in srcs[g]], 1) if g.stop - g.start > 1 else states[srcs[g.start]]
+        r = x.relu() if wave.rectified else x
+        chan = slice(g.start * C, g.stop * C)
+        for br, pair, off in zip(wave.branches, wave.pair_start, wave.bn_start):
+            y = br(x, r, g, chan)
+            if br.normalized:
+                y = _batch_norm(y, wave.bn, slice(off + chan.start, off + chan.stop))
+            parts.append((y, pair + g.start))
+    mix = mix.to(parts[0][0].dtype)
+    kron = (mix.t()[:, None, :, None] * _eye(C, mix.dtype, mix.device)).reshape(-1, mix.shape[0] * C)
+    out = None
+    for y, pair in parts:
+        n = y.shape[1]
+        rows, k = y.permute(0, 2, 3, 1).reshape(-1, n), kron[pair * C:pair * C + n]
+        out = rows @ k if out is None else torch.addmm(out, rows, k)
+    Ho, Wo = parts[0][0].shape[-2:]
+    return out.reshape(N, Ho, Wo, -1).permute(0, 3, 1, 2)
+
+
+@functools.lru_cache(maxsize=None)
+def _eye(n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The identity [n, 1, n] (shaped for the Kronecker product of _run_wave_by_groups), made once
+    (never as an inference tensor, which autograd could not save)."""
+    with torch.inference_mode(False):
+        return torch.eye(n, dtype=dtype, device=device)[:, None, :]
 
 
 def _reduce(y: torch.Tensor, mix: torch.Tensor, C: int) -> torch.Tensor:
@@ -433,31 +491,6 @@ def _reduce(y: torch.Tensor, mix: torch.Tensor, C: int) -> torch.Tensor:
         out = torch.matmul(mix, y.permute(0, 2, 3, 1).reshape(N * H * W, M, C))  # [NHW, J, C]
         return out.reshape(N, H, W, J * C).permute(0, 3, 1, 2)
     return torch.matmul(mix, y.reshape(N, M, C * H * W)).reshape(N, J * C, H, W)
-
-
-@functools.lru_cache(maxsize=None)
-def _eye(n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """The identity [n, 1, n] (shaped for the Kronecker product of _reduce_parts), made once (never
-    as an inference tensor, which autograd could not save)."""
-    with torch.inference_mode(False):
-        return torch.eye(n, dtype=dtype, device=device)[:, None, :]
-
-
-def _reduce_parts(parts: Sequence[torch.Tensor], mix: torch.Tensor, C: int) -> torch.Tensor:
-    """:func:`_reduce` of the concatenation of the channels-last ``parts``, without it. Each part is
-    [NHW, c] in memory, and its share is one GEMM with its rows of mix^T (x) I_C ([M*C, J*C]),
-    accumulated: the zeros cost C times the products, but beat NHW tiny [J, M] x [M, C] products on
-    the CPU, and any transposing copy (docs/BENCHMARKS.md)."""
-    N, _, H, W = parts[0].shape
-    J, M = mix.shape
-    kron = (mix.t()[:, None, :, None] * _eye(C, mix.dtype, mix.device)).reshape(M * C, J * C)
-    out, off = None, 0
-    for t in parts:
-        n = t.shape[1]
-        rows = t.permute(0, 2, 3, 1).reshape(N * H * W, n)
-        out = rows @ kron[off:off + n] if out is None else torch.addmm(out, rows, kron[off:off + n])
-        off += n
-    return out.reshape(N, H, W, J * C).permute(0, 3, 1, 2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -691,7 +724,7 @@ class BatchedNetwork(nn.Module):
                 onehot = torch.zeros(len(targets), len(wave.nodes), device=device)
                 onehot[torch.arange(len(targets)), torch.tensor(targets, dtype=torch.long)] = 1.0
                 plans.append(_Plan(active, fc, inner, torch.tensor(w_index, dtype=torch.long, device=device),
-                                   onehot))
+                                   onehot, full=fc is None and all(a is None for a in active)))
             out.append(plans)
         return out
 
