@@ -381,36 +381,40 @@ class _BatchedCell(nn.Module):
     def forward(self, inputs: Sequence[torch.Tensor], plans: Sequence[_Plan], weights: torch.Tensor) -> torch.Tensor:
         spec = self.spec
         states = [pre(x) for pre, x in zip(self.preprocess, inputs)]
+        if any(_is_channels_last(x) for x in inputs):  # (the reference's FactorizedReduce returns contiguous)
+            states = [x.contiguous(memory_format=torch.channels_last) for x in states]
         contributions: List[List[torch.Tensor]] = [[] for _ in range(spec.nodes)]
         for w, (wave, plan) in enumerate(zip(self.waves, plans)):
             if w > 0:  # node w-1 is complete: it is the state this wave leaves
                 states.append(_node(contributions[w - 1], states[0], self.out_channels // spec.nodes,
                                     self.reduction))
-            out = _run_wave(wave, plan, states, weights)
-            if out is not None:
-                for t, j in enumerate(wave.nodes):
-                    contributions[j].append(out[:, t * wave.C:(t + 1) * wave.C])
+            for j, part in zip(wave.nodes, _run_wave(wave, plan, states, weights)):
+                if part is not None:
+                    contributions[j].append(part)
         states.append(_node(contributions[-1], states[0], self.out_channels // spec.nodes, self.reduction))
         return torch.cat(states[spec.inputs:], dim=1)
 
 
 def _node(parts: List[torch.Tensor], like: torch.Tensor, C: int, halve: bool) -> torch.Tensor:
-    """The sum of a node's contributions, in wave order; zeros when every incoming edge was skipped."""
+    """The sum of a node's contributions, in wave order; zeros when every incoming edge was skipped.
+    It is channels-last when ``like`` is (a lone contribution is a strided slice of a wave's output)."""
+    fmt = torch.channels_last if _is_channels_last(like) else torch.contiguous_format
     if not parts:
         N, _, H, W = like.shape
         if halve:
             H, W = (H + 1) // 2, (W + 1) // 2
-        return like.new_zeros((N, C, H, W))
+        return like.new_zeros((N, C, H, W)).contiguous(memory_format=fmt)
     out = parts[0]
     for p in parts[1:]:
         out = out + p
-    return out
+    return out.contiguous(memory_format=fmt)
 
 
-def _run_wave(wave: _Wave, plan: _Plan, states: Sequence[torch.Tensor], weights: torch.Tensor) -> Optional[torch.Tensor]:
-    """The wave's contribution to its target nodes, ``[N, len(nodes) * C, H, W]`` (None: nothing ran)."""
+def _run_wave(wave: _Wave, plan: _Plan, states: Sequence[torch.Tensor], weights: torch.Tensor
+              ) -> List[Optional[torch.Tensor]]:
+    """The wave's contribution to each of its target nodes, ``[N, C, H, W]`` (None: nothing ran)."""
     if plan.weight_index.numel() == 0:
-        return None
+        return [None] * len(wave.nodes)
     mix = (weights.reshape(-1)[plan.weight_index].unsqueeze(1) * plan.onehot).t()  # [nodes, M]
     srcs = wave.sources
     s0 = states[srcs[0]]
@@ -430,7 +434,8 @@ def _run_wave(wave: _Wave, plan: _Plan, states: Sequence[torch.Tensor], weights:
         y = torch.cat(normalized, 1) if len(normalized) > 1 else normalized[0]
         outs.append(_batch_norm(y, wave.bn, plan.final_chan))
     y = torch.cat(outs + plain, 1) if len(outs + plain) > 1 else (outs + plain)[0]
-    return _reduce(y, mix.to(y.dtype), wave.C)
+    out, C = _reduce(y, mix.to(y.dtype), wave.C), wave.C
+    return [out[:, t * C:(t + 1) * C] for t in range(len(wave.nodes))]
 
 
 #: On the CPU, how many activation entries (N*C*H*W of the sources) a group of a wave's edges may
@@ -445,34 +450,43 @@ def _edge_groups(K: int, per_edge: int) -> List[slice]:
     return [slice(a, min(a + g, K)) for a in range(0, K, g)]
 
 
-def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.Tensor) -> torch.Tensor:
-    """The CPU form of :func:`_run_wave` for a wave whose edges are all active: the edges run in
-    groups (:func:`_edge_groups`), each op type's output of a group stays its own tensor, the wave's
-    BatchNorm runs on each over its slice of the statistics, and the mixing is one GEMM per output,
-    accumulated, by its rows of ``mix^T (x) I_C`` (channels-last rows need no transposing copy that
-    way)."""
+def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.Tensor) -> List[Optional[torch.Tensor]]:
+    """The CPU form of :func:`_run_wave` for a wave whose edges are all active and whose states are
+    channels-last: the edges run in groups (:func:`_edge_groups`), each op type's output of a group
+    stays its own tensor, the wave's BatchNorm runs on each over its slice of the statistics, and a
+    node's mix is one GEMM per output that reaches it, accumulated in place, by that output's block
+    of ``mix^T (x) I_C`` (channels-last rows need no transposing copy that way; the zeros of the
+    block cost C times the products, which still beats NHW tiny [J, M] x [M, C] products)."""
     K, C = wave.K, wave.C
     srcs = wave.sources
     N, _, H, W = states[srcs[0]].shape
-    parts: List[Tuple[torch.Tensor, int]] = []  # (output, first pair)
-    for g in _edge_groups(K, N * C * H * W):
+    mix = mix.to(states[srcs[0]].dtype)
+    kron = (mix.t()[:, None, :, None] * _eye(C, mix.dtype, mix.device)).reshape(-1, mix.shape[0] * C)
+    groups = _edge_groups(K, N * C * H * W)
+    # one group (a small wave): one GEMM per output into all the nodes at once, the fewest calls;
+    # several: one per output and node it reaches, the fewest products and no slicing of the result
+    joint = len(groups) == 1
+    acc: List[Optional[torch.Tensor]] = [None] * (1 if joint else len(wave.nodes))
+    for g in groups:
         x = torch.cat([states[i] for i in srcs[g]], 1) if g.stop - g.start > 1 else states[srcs[g.start]]
         r = x.relu() if wave.rectified else x
         chan = slice(g.start * C, g.stop * C)
+        reached = [0] if joint else sorted(set(wave.targets[g]))
+        width = len(wave.nodes) * C if joint else C
         for br, pair, off in zip(wave.branches, wave.pair_start, wave.bn_start):
             y = br(x, r, g, chan)
             if br.normalized:
                 y = _batch_norm(y, wave.bn, slice(off + chan.start, off + chan.stop))
-            parts.append((y, pair + g.start))
-    mix = mix.to(parts[0][0].dtype)
-    kron = (mix.t()[:, None, :, None] * _eye(C, mix.dtype, mix.device)).reshape(-1, mix.shape[0] * C)
-    out = None
-    for y, pair in parts:
-        n = y.shape[1]
-        rows, k = y.permute(0, 2, 3, 1).reshape(-1, n), kron[pair * C:pair * C + n]
-        out = rows @ k if out is None else torch.addmm(out, rows, k)
-    Ho, Wo = parts[0][0].shape[-2:]
-    return out.reshape(N, Ho, Wo, -1).permute(0, 3, 1, 2)
+            n, first = y.shape[1], (pair + g.start) * C
+            rows = y.permute(0, 2, 3, 1).reshape(-1, n)
+            for t in reached:
+                block = kron[first:first + n, t * width:(t + 1) * width]
+                acc[t] = rows @ block if acc[t] is None else acc[t].addmm_(rows, block)
+            Ho, Wo = y.shape[-2:]
+    if joint:
+        out = acc[0].reshape(N, Ho, Wo, -1).permute(0, 3, 1, 2)
+        return [out[:, t * C:(t + 1) * C] for t in range(len(wave.nodes))]
+    return [None if a is None else a.reshape(N, Ho, Wo, C).permute(0, 3, 1, 2) for a in acc]
 
 
 @functools.lru_cache(maxsize=None)
