@@ -460,8 +460,8 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
     K, C = wave.K, wave.C
     srcs = wave.sources
     N, _, H, W = states[srcs[0]].shape
-    mix = mix.to(states[srcs[0]].dtype)
-    kron = (mix.t()[:, None, :, None] * _eye(C, mix.dtype, mix.device)).reshape(-1, mix.shape[0] * C)
+    mixT = mix.to(states[srcs[0]].dtype).t()  # [M, nodes]
+    eye = _eye(C, mixT.dtype, mixT.device)
     groups = _edge_groups(K, N * C * H * W)
     # one group (a small wave): one GEMM per output into all the nodes at once, the fewest calls;
     # several: one per output and node it reaches, the fewest products and no slicing of the result
@@ -477,10 +477,12 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
             y = br(x, r, g, chan)
             if br.normalized:
                 y = _batch_norm(y, wave.bn, slice(off + chan.start, off + chan.stop))
-            n, first = y.shape[1], (pair + g.start) * C
+            n, first = y.shape[1], pair + g.start
             rows = y.permute(0, 2, 3, 1).reshape(-1, n)
-            for t in reached:
-                block = kron[first:first + n, t * width:(t + 1) * width]
+            w = mixT[first:first + n // C]  # (block of the small matrix: a slice of the Kronecker
+            for t in reached:                # product would cost a zero gradient of all of it)
+                w_t = w if joint else w[:, t:t + 1]
+                block = (w_t[:, None, :, None] * eye).reshape(n, width)
                 acc[t] = rows @ block if acc[t] is None else acc[t].addmm_(rows, block)
             Ho, Wo = y.shape[-2:]
     if joint:
