@@ -157,20 +157,37 @@ def supernet_section(sup: Dict[str, Any], command: str) -> List[str]:
     return L
 
 
-SUPERNET_NOTES = """The batched supernet cuts the aten calls about fourfold; on the CPU the rest of its speed comes
-from the kernels it picks. Its depthwise convolutions drop the kernel taps that read only padding
-(on the 4x4 and 2x2 maps of a digits search most of a 5x5 kernel's, and a dilated 5x5 on 2x2 keeps
-its centre tap alone), a dilated one whose stride equals its dilation runs undilated on the
-subsampled input, and by default the activations are channels-last on the CPU, where oneDNN's
-depthwise convolutions, BatchNorm and pooling run several times faster (dilated 5x5 convolutions,
-slower there, run contiguous). Gradients stay equal to float32 rounding (the table). At the DARTS
-size the step is bound by memory traffic rather than by calls: a wave's stacked activations (up to
-[16, 768, 32, 32], 50 MB) fall out of the caches the reference's per-edge tensors fit in — one
-BatchNorm forward and backward over 768 stacked channels took 70 ms where 8 over 96 channels take
-8 x 2.9 ms — so batching there saves about as much as it costs. bfloat16 autocast moves the
-architecture gradients by about 10%, so it is not a free speed-up for the architecture side and is
-off by default. The GPU figures (digits ≥ 10×, CUDA graphs) are left for a session with a GPU:
-`python bench/supernet.py` measures them when CUDA is present."""
+SUPERNET_NOTES = """The batched supernet issues about half the reference's aten calls; on the CPU most of its speed
+comes from the kernels and tensor sizes it picks, measured on this machine kind (AVX2, 512 KB of L2
+per core):
+- Depthwise convolutions drop the kernel taps that read only padding (on the 4x4 and 2x2 maps of a
+  digits search most of a 5x5 kernel's); a dilated one whose stride equals its dilation runs
+  undilated on the subsampled input; an undilated kernel wider than its map runs on the map padded
+  beforehand (oneDNN took 4.8 ms forward and backward for [64, 128, 2, 2] by 3x3 with padding 1,
+  0.6 ms on the padded map).
+- Activations are channels-last on the CPU by default, where oneDNN's depthwise convolutions,
+  BatchNorm and pooling run several times faster (dilated 5x5 convolutions, slower there, run
+  contiguous), and they stay so through the cells: preprocessed inputs, node states and the
+  factorized-reduce outputs are made channels-last, else a reduction cell's waves fell back to
+  contiguous kernels and to copies.
+- A wave's stacked tensors fall out of the caches at the DARTS size ([16, 768, 32, 32] is 50 MB; one
+  BatchNorm forward and backward over it took 132 ms where six over 128 channels take 6 x 14 ms), so a
+  wave whose edges are all active runs in groups of consecutive edges stacking about 1 MB
+  (CPU_GROUP_ENTRIES; a depthwise 5x5 over [16, 128, 32, 32] took 50 ms forward and backward as one
+  call, 23 ms as eight), and each op type's output of a group is normalized over its slice of the
+  wave's BatchNorm and mixed by its own GEMM, accumulated in place, with no concatenation.
+- The mixing of channels-last outputs is a GEMM of their [NHW, c] rows by a block of mix^T (x) I_C:
+  its zeros cost C times the products but it beat NHW tiny [J, M] x [M, C] products (218 ms against
+  136 ms for a DARTS-size wave). Taking the blocks of the Kronecker product by slicing it made its
+  gradient zero-fill the whole product for every block (1.1 s of a DARTS step), so each block is
+  built from its slice of the small mix matrix.
+At the DARTS size what remains is mostly the same convolutions the reference runs (convolution
+forward and backward are about 40% of a batched step), so the batched network saves the overheads
+around them, not their arithmetic: the 2x target is missed there. Gradients stay equal to float32
+rounding (the table). bfloat16 autocast moves the architecture gradients by about 10%, so it is
+not a free speed-up for the architecture side and is off by default. The GPU figures (digits
+>= 10x, CUDA graphs) are left for a session with a GPU: `python bench/supernet.py` measures them
+when CUDA is present."""
 
 
 def splice_supernet(d: str) -> None:
