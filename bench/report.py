@@ -157,8 +157,10 @@ def supernet_section(sup: Dict[str, Any], command: str) -> List[str]:
     return L
 
 
-SUPERNET_NOTES = """The batched supernet issues about half the reference's aten calls; on the CPU most of its speed
-comes from the kernels and tensor sizes it picks, measured on this machine kind (AVX2, 512 KB of L2
+SUPERNET_NOTES = """The batched supernet issues about 60% of the reference's aten calls at the digits size; at the
+DARTS size on the CPU it issues more (it runs a wave in cache-sized groups of edges, each with its
+own calls), and there as at the digits size most of its speed comes from the kernels and tensor
+sizes it picks, measured on this machine kind (AVX2, 512 KB of L2
 per core):
 - Depthwise convolutions drop the kernel taps that read only padding (on the 4x4 and 2x2 maps of a
   digits search most of a 5x5 kernel's); a dilated one whose stride equals its dilation runs

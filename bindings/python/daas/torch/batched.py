@@ -1,4 +1,4 @@
-"""A batched supernet: the math of :class:`daas.torch.model.Network` with far fewer PyTorch calls.
+"""A batched supernet: the math of :class:`daas.torch.model.Network`, batched across edges.
 
 :class:`Network` runs every op of every edge as its own chain of small modules (a digits supernet
 issues about 11,000 aten calls per forward); :class:`BatchedNetwork` computes the same function:
@@ -516,7 +516,7 @@ def _reduce(y: torch.Tensor, mix: torch.Tensor, C: int) -> torch.Tensor:
 class BatchedNetwork(nn.Module):
     """A drop-in for :class:`~daas.torch.model.Network` (same constructor, same ``forward(x,
     op_weights, edge_weights, *, skip_zero=False)``, same ``space``, ``cell_types``, ``sizes`` and
-    ``check_engine``) computing the same function in far fewer PyTorch calls (see the module's
+    ``check_engine``) computing the same function batched across edges (see the module's
     docstring). Under the same torch seed it starts from the weights ``Network(...)`` would have.
 
     ``channels_last`` keeps activations and 4-D weights in ``torch.channels_last`` (True), in the
