@@ -205,7 +205,7 @@ def splice_supernet(d: str) -> None:
     if SUPERNET_TITLE in text:
         start = text.index(SUPERNET_TITLE)
         end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+        text = text[:start] + section + ("\n" + text[end + 1:] if end >= 0 else "")
     else:
         anchor = text.index("## A daas call after PyTorch work")
         text = text[:anchor] + section + "\n" + text[anchor:]
