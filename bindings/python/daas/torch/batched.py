@@ -103,6 +103,9 @@ def _count(idx: Edges, K: int) -> int:
 
 def _rows(t: torch.Tensor, idx: Edges, K: int) -> torch.Tensor:
     """Edge ``idx``'s rows of a tensor stacked edge by edge along dim 0 (all of it when idx is None)."""
+    if isinstance(idx, slice):  # one slice (no op at all for every edge: a slice's gradient is a copy)
+        n = t.shape[0] // K
+        return t if idx.stop - idx.start == K else t[idx.start * n:idx.stop * n]
     return t if idx is None else t.unflatten(0, (K, -1))[idx].flatten(0, 1)
 
 
@@ -434,8 +437,7 @@ def _run_wave(wave: _Wave, plan: _Plan, states: Sequence[torch.Tensor], weights:
         y = torch.cat(normalized, 1) if len(normalized) > 1 else normalized[0]
         outs.append(_batch_norm(y, wave.bn, plan.final_chan))
     y = torch.cat(outs + plain, 1) if len(outs + plain) > 1 else (outs + plain)[0]
-    out, C = _reduce(y, mix.to(y.dtype), wave.C), wave.C
-    return [out[:, t * C:(t + 1) * C] for t in range(len(wave.nodes))]
+    return list(_reduce(y, mix.to(y.dtype), wave.C).split(wave.C, 1))
 
 
 #: On the CPU, how many activation entries (N*C*H*W of the sources) a group of a wave's edges may
@@ -467,27 +469,29 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
     # several: one per output and node it reaches, the fewest products and no slicing of the result
     joint = len(groups) == 1
     acc: List[Optional[torch.Tensor]] = [None] * (1 if joint else len(wave.nodes))
+    if joint:
+        kron = (mixT[:, None, :, None] * eye).reshape(-1, len(wave.nodes) * C)
     for g in groups:
         x = torch.cat([states[i] for i in srcs[g]], 1) if g.stop - g.start > 1 else states[srcs[g.start]]
         r = x.relu() if wave.rectified else x
         chan = slice(g.start * C, g.stop * C)
-        reached = [0] if joint else sorted(set(wave.targets[g]))
-        width = len(wave.nodes) * C if joint else C
+        reached = sorted(set(wave.targets[g]))
         for br, pair, off in zip(wave.branches, wave.pair_start, wave.bn_start):
             y = br(x, r, g, chan)
             if br.normalized:
                 y = _batch_norm(y, wave.bn, slice(off + chan.start, off + chan.stop))
-            n, first = y.shape[1], pair + g.start
+            (n, Ho, Wo), first = y.shape[1:], pair + g.start
             rows = y.permute(0, 2, 3, 1).reshape(-1, n)
-            w = mixT[first:first + n // C]  # (block of the small matrix: a slice of the Kronecker
-            for t in reached:                # product would cost a zero gradient of all of it)
-                w_t = w if joint else w[:, t:t + 1]
-                block = (w_t[:, None, :, None] * eye).reshape(n, width)
+            if joint:  # rows of the whole Kronecker product, made once (a small one)
+                acc[0] = rows @ kron[first * C:first * C + n] if acc[0] is None else \
+                    acc[0].addmm_(rows, kron[first * C:first * C + n])
+                continue
+            w = mixT[first:first + n // C]  # a block from the small matrix: slicing a large
+            for t in reached:                # Kronecker product would zero-fill all of it per block
+                block = (w[:, t:t + 1, None] * eye).reshape(n, C)  # in the backward
                 acc[t] = rows @ block if acc[t] is None else acc[t].addmm_(rows, block)
-            Ho, Wo = y.shape[-2:]
-    if joint:
-        out = acc[0].reshape(N, Ho, Wo, -1).permute(0, 3, 1, 2)
-        return [out[:, t * C:(t + 1) * C] for t in range(len(wave.nodes))]
+    if joint:  # (split, whose gradient is one concatenation, not a zero-filled copy per slice)
+        return list(acc[0].reshape(N, Ho, Wo, -1).permute(0, 3, 1, 2).split(C, 1))
     return [None if a is None else a.reshape(N, Ho, Wo, C).permute(0, 3, 1, 2) for a in acc]
 
 
