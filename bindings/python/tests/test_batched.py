@@ -74,19 +74,20 @@ def named_grads(net):
     return {n: p.grad for n, p in net.named_parameters()}
 
 
-@pytest.mark.parametrize("groups", ["whole_waves", "edge_by_edge"])
+@pytest.mark.parametrize("groups", ["whole_waves", "edge_by_edge", "edge_pairs"])
 @pytest.mark.parametrize("skip_zero", [False, True], ids=["all", "skip_zero"])
 @pytest.mark.parametrize("space", list(SPACES), ids=list(SPACES))
 def test_batched_equals_reference(space: str, skip_zero: bool, groups: str, monkeypatch) -> None:
     """On the CPU a wave's edges run in groups of CPU_GROUP_ENTRIES stacked entries: these small
-    networks fit one group (whole_waves); edge_by_edge makes every edge a group of its own."""
+    networks fit one group (whole_waves); edge_by_edge makes every edge a group of its own, and
+    edge_pairs groups of two (and one left over where a wave has an odd number of edges)."""
     from daas.torch import batched
 
     seen: List[int] = []
     edge_groups = batched._edge_groups
 
     def counted(K: int, per_edge: int):
-        out = edge_groups(K, per_edge)
+        out = [slice(a, min(a + 2, K)) for a in range(0, K, 2)] if groups == "edge_pairs" else edge_groups(K, per_edge)
         seen.append(len(out))
         return out
 
@@ -129,7 +130,8 @@ def test_batched_equals_reference(space: str, skip_zero: bool, groups: str, monk
     ref.eval(), bat.eval()  # eval mode: the running statistics at work
     close(ref(x, op, edge, skip_zero=skip_zero), bat(x, op2, edge2, skip_zero=skip_zero), "eval logits")
     if not skip_zero:  # (with these zeros no wave has every edge active: they take the general path)
-        most = 1 if groups == "whole_waves" else max(w.K for c in bat.cells for w in c.waves)
+        most = {"whole_waves": 1, "edge_pairs": (max(w.K for c in bat.cells for w in c.waves) + 1) // 2,
+                "edge_by_edge": max(w.K for c in bat.cells for w in c.waves)}[groups]
         assert seen and max(seen) == most, seen
 
 

@@ -488,7 +488,7 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
                 continue
             w = mixT[first:first + n // C]  # a block from the small matrix: slicing a large
             for t in reached:                # Kronecker product would zero-fill all of it per block
-                block = (w[:, t:t + 1, None] * eye).reshape(n, C)  # in the backward
+                block = (w[:, t, None, None, None] * eye).reshape(n, C)  # in the backward
                 acc[t] = rows @ block if acc[t] is None else acc[t].addmm_(rows, block)
     if joint:  # (split, whose gradient is one concatenation, not a zero-filled copy per slice)
         return list(acc[0].reshape(N, Ho, Wo, -1).permute(0, 3, 1, 2).split(C, 1))
