@@ -157,7 +157,7 @@ def supernet_section(sup: Dict[str, Any], command: str) -> List[str]:
     return L
 
 
-SUPERNET_NOTES = """The batched supernet issues about 60% of the reference's aten calls at the digits size; at the
+SUPERNET_NOTES = """The batched supernet issues about 40% of the reference's aten calls at the digits size; at the
 DARTS size on the CPU it issues more (it runs a wave in cache-sized groups of edges, each with its
 own calls), and there as at the digits size most of its speed comes from the kernels and tensor
 sizes it picks, measured on this machine kind (AVX2, 512 KB of L2
