@@ -257,6 +257,32 @@ def test_depthwise_without_dead_taps_equals_the_convolution() -> None:
     assert checked == 72
 
 
+def test_channels_last_halving_convolutions_leave_the_heap_intact() -> None:
+    """A two-cell digits-size supernet (both cells reductions, 6 -> 4 channels at 8x8) channels-last
+    on the CPU: oneDNN's stride-2 1x1 backward corrupted the heap there and aborted the process
+    (daas.torch.ops.halving_conv1x1 runs it at stride 1 on the even pixels). In a subprocess, so
+    that an abort fails this test alone."""
+    import subprocess
+    import sys
+
+    code = """
+import torch, torch.nn.functional as F
+from daas.torch.batched import BatchedNetwork
+from daas.torch.model import Network
+torch.set_num_threads(1)
+for cls in (BatchedNetwork, Network):
+    torch.manual_seed(0)
+    net = cls("darts", C=2, layers=2, num_classes=4, in_channels=1)
+    op, edge = torch.rand(net.sizes[0], requires_grad=True), torch.rand(net.sizes[1], requires_grad=True)
+    x = torch.randn(64, 1, 8, 8).contiguous(memory_format=torch.channels_last)
+    for _ in range(10):
+        F.cross_entropy(net(x, op, edge), torch.arange(64) % 4).backward()
+print("intact")
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "intact", (run.returncode, run.stderr[-2000:])
+
+
 def test_channels_last_and_autocast() -> None:
     _, bat = pair("darts")
     bat.set_options(channels_last=False)

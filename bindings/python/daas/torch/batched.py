@@ -70,7 +70,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .model import CellSpec, Network, SpaceSpec
-from .ops import OPS
+from .ops import OPS, halving_conv1x1
 
 __all__ = ["BatchedNetwork", "AMP_DTYPES"]
 
@@ -239,9 +239,9 @@ class _Branch(nn.Module):
             t = _depthwise(t, _rows(self.dw2, idx, K), 1, k.padding, 1)
             return F.conv2d(t, _rows(self.pw2, idx, K), groups=n)
         if k.kind == "reduce":
-            a = F.conv2d(r, _rows(self.conv_a, idx, K), stride=2, groups=n)
+            a = halving_conv1x1(r, _rows(self.conv_a, idx, K), n)
             shifted = F.pad(r, (0, 1, 0, 1))[:, :, 1:, 1:]
-            b = F.conv2d(shifted, _rows(self.conv_b, idx, K), stride=2, groups=n)
+            b = halving_conv1x1(shifted, _rows(self.conv_b, idx, K), n)
             y = torch.cat([a.unflatten(1, (n, -1)), b.unflatten(1, (n, -1))], 2).flatten(1, 2)
             return y.contiguous(memory_format=torch.channels_last) if _is_channels_last(r) else y
         # module: per edge

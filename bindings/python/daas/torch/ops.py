@@ -60,6 +60,17 @@ class Identity(nn.Module):
         return x
 
 
+def halving_conv1x1(x: torch.Tensor, weight: torch.Tensor, groups: int = 1) -> torch.Tensor:
+    """``F.conv2d(x, weight, stride=2, groups=groups)`` for a 1x1 ``weight``. A channels-last ``x``
+    on the CPU runs at stride 1 on its even pixels, made dense: the same products. oneDNN's stride-2
+    1x1 backward on channels-last tensors corrupts the heap for some channel counts (6 -> 4 channels
+    on 8x8 maps, torch 2.15 on an AVX2 CPU), the stride-1 one does not."""
+    if x.device.type == "cpu" and x.dim() == 4 and x.stride(1) == 1 and x.shape[1] > 1:
+        even = x[:, :, ::2, ::2].contiguous(memory_format=torch.channels_last)
+        return F.conv2d(even, weight, groups=groups)
+    return F.conv2d(x, weight, stride=2, groups=groups)
+
+
 class FactorizedReduce(nn.Module):
     """Halves the spatial size with two 1x1 stride-2 convolutions, one shifted by a pixel, whose
     outputs are concatenated (DARTS's skip connection in reduction cells). Odd sizes are padded so
@@ -76,7 +87,8 @@ class FactorizedReduce(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
         shifted = F.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
-        return self.bn(torch.cat([self.conv_a(x), self.conv_b(shifted)], dim=1))
+        a, b = halving_conv1x1(x, self.conv_a.weight), halving_conv1x1(shifted, self.conv_b.weight)
+        return self.bn(torch.cat([a, b], dim=1))
 
 
 class ReLUConvBN(nn.Sequential):
