@@ -1,8 +1,8 @@
 package engine
 
 // expPairs writes exp(z_i - m) into p for the leading pairs of z whose x = z_i - m lie at or
-// above k.min, stopping at the first pair that does not (or at the last whole pair), and returns
-// how many entries it wrote. len(p) >= len(z).
+// above k.min, then for an odd last entry that does, stopping at the first pair (or last entry)
+// that does not, and returns how many entries it wrote. len(p) >= len(z).
 //
 //go:noescape
 func expPairs(z []float64, m float64, p []float64, k *expConstants) int

@@ -4,8 +4,8 @@
   primitives; :func:`~daas.torch.ops.register_op` adds your own).
 - :mod:`daas.torch.model`: :class:`MixedOp`, :class:`SearchCell` (any space the engine accepts) and the
   supernet :class:`Network`, driven by the engine's flat op and edge weights.
-- :mod:`daas.torch.batched`: :class:`BatchedNetwork`, the same supernet in far fewer PyTorch calls (each
-  op type once per wave of edges, stacked weights, one BatchNorm and one weighted reduction per wave),
+- :mod:`daas.torch.batched`: :class:`BatchedNetwork`, the same supernet batched across edges (each op type
+  once per wave of edges, or per cache-sized group of them on the CPU, over stacked weights),
   converting to and from the reference ``Network``'s checkpoints.
 - :mod:`daas.torch.captured`: :class:`CapturedStep`, a search step's passes replayed from CUDA graphs.
 - :mod:`daas.torch.optim`: :class:`ArchitectureOptimizer`, the engine as a PyTorch optimizer over the

@@ -134,21 +134,15 @@ def _batch_norm(x: torch.Tensor, bn: nn.BatchNorm2d, chan: Any) -> torch.Tensor:
     channels, and the part starting at channel 0 counts the batch."""
     if chan is None:
         return bn(x)
-    if isinstance(chan, slice):
-        training, factor = _count_batch(bn, chan.start == 0)
+    view = isinstance(chan, slice)
+    training, factor = _count_batch(bn, not view or chan.start == 0)
 
-        def part(v: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
-            return None if v is None else v[chan]
+    def part(v: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+        return None if v is None else v[chan]
 
-        return F.batch_norm(x, part(bn.running_mean), part(bn.running_var), part(bn.weight), part(bn.bias),
-                            training, factor, bn.eps)
-    training, factor = _count_batch(bn)
-    rm = bn.running_mean[chan] if bn.running_mean is not None else None
-    rv = bn.running_var[chan] if bn.running_var is not None else None
-    w = bn.weight[chan] if bn.weight is not None else None
-    b = bn.bias[chan] if bn.bias is not None else None
-    y = F.batch_norm(x, rm, rv, w, b, training, factor, bn.eps)
-    if bn.training and rm is not None:
+    rm, rv = part(bn.running_mean), part(bn.running_var)
+    y = F.batch_norm(x, rm, rv, part(bn.weight), part(bn.bias), training, factor, bn.eps)
+    if bn.training and rm is not None and not view:  # indexed statistics are copies: write them back
         with torch.no_grad():
             bn.running_mean.index_copy_(0, chan, rm)
             bn.running_var.index_copy_(0, chan, rv)
@@ -436,7 +430,8 @@ def _run_wave(wave: _Wave, plan: _Plan, states: Sequence[torch.Tensor], weights:
     if normalized:
         y = torch.cat(normalized, 1) if len(normalized) > 1 else normalized[0]
         outs.append(_batch_norm(y, wave.bn, plan.final_chan))
-    y = torch.cat(outs + plain, 1) if len(outs + plain) > 1 else (outs + plain)[0]
+    outs += plain
+    y = torch.cat(outs, 1) if len(outs) > 1 else outs[0]
     return list(_reduce(y, mix.to(y.dtype), wave.C).split(wave.C, 1))
 
 
@@ -475,7 +470,6 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
         x = torch.cat([states[i] for i in srcs[g]], 1) if g.stop - g.start > 1 else states[srcs[g.start]]
         r = x.relu() if wave.rectified else x
         chan = slice(g.start * C, g.stop * C)
-        reached = sorted(set(wave.targets[g]))
         for br, pair, off in zip(wave.branches, wave.pair_start, wave.bn_start):
             y = br(x, r, g, chan)
             if br.normalized:
@@ -483,12 +477,11 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
             (n, Ho, Wo), first = y.shape[1:], pair + g.start
             rows = y.permute(0, 2, 3, 1).reshape(-1, n)
             if joint:  # rows of the whole Kronecker product, made once (a small one)
-                acc[0] = rows @ kron[first * C:first * C + n] if acc[0] is None else \
-                    acc[0].addmm_(rows, kron[first * C:first * C + n])
-                continue
-            w = mixT[first:first + n // C]  # a block from the small matrix: slicing a large
-            for t in reached:                # Kronecker product would zero-fill all of it per block
-                block = (w[:, t, None, None, None] * eye).reshape(n, C)  # in the backward
+                blocks = [(0, kron[first * C:first * C + n])]
+            else:  # blocks from the small matrix: slicing a large Kronecker product would zero-fill
+                w = mixT[first:first + n // C]  # all of it per block in the backward
+                blocks = [(t, (w[:, t, None, None, None] * eye).reshape(n, C)) for t in sorted(set(wave.targets[g]))]
+            for t, block in blocks:
                 acc[t] = rows @ block if acc[t] is None else acc[t].addmm_(rows, block)
     if joint:  # (split, whose gradient is one concatenation, not a zero-filled copy per slice)
         return list(acc[0].reshape(N, Ho, Wo, -1).permute(0, 3, 1, 2).split(C, 1))

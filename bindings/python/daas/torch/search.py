@@ -854,8 +854,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delay", type=int, default=None,
                    help="alpha_start_epoch and lambda_alpha delay; default max(1, round(8/50 x epochs))")
     p.add_argument("--supernet", choices=sorted(SUPERNETS), default="batched",
-                   help="the supernet's implementation: batched (daas.torch.batched.BatchedNetwork, the same math in "
-                        "far fewer PyTorch calls) or reference (daas.torch.model.Network); default: %(default)s")
+                   help="the supernet's implementation: batched (daas.torch.batched.BatchedNetwork, the same math "
+                        "batched across edges) or reference (daas.torch.model.Network); default: %(default)s")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="batched supernet: activations and convolution weights in the channels-last memory format "
                         "(--no-channels-last: the contiguous one); default: channels-last activations on the CPU, "
