@@ -79,12 +79,23 @@ def named_grads(net):
 @pytest.mark.parametrize("space", list(SPACES), ids=list(SPACES))
 def test_batched_equals_reference(space: str, skip_zero: bool, groups: str, monkeypatch) -> None:
     """On the CPU a wave's edges run in groups of CPU_GROUP_ENTRIES stacked entries: these small
-    networks fit one group (whole_waves); edge_by_edge makes every edge a group of its own, and
-    edge_pairs groups of two (and one left over where a wave has an odd number of edges)."""
+    networks fit one group (whole_waves: the wave's BatchNorm runs once, on all of its channels);
+    edge_by_edge makes every edge a group of its own, and edge_pairs groups of two (and one left
+    over where a wave has an odd number of edges), their BatchNorm a slice at a time. edge_pairs
+    runs on 8x8 inputs, where the dilated convolutions run on the input's phases, the others on
+    8x7 ones, where they run dilated."""
     from daas.torch import batched
 
     seen: List[int] = []
     edge_groups = batched._edge_groups
+    sliced: List[torch.nn.Module] = []  # the BatchNorms normalized a slice at a time
+    batch_norm = batched._batch_norm
+
+    def counted_bn(x, bn, chan):
+        sliced.append(bn)
+        return batch_norm(x, bn, chan)
+
+    monkeypatch.setattr(batched, "_batch_norm", counted_bn)
 
     def counted(K: int, per_edge: int):
         out = [slice(a, min(a + 2, K)) for a in range(0, K, 2)] if groups == "edge_pairs" else edge_groups(K, per_edge)
@@ -96,7 +107,7 @@ def test_batched_equals_reference(space: str, skip_zero: bool, groups: str, monk
         monkeypatch.setattr(batched, "CPU_GROUP_ENTRIES", 1)
     ref, bat = pair(SPACES[space])
     ref.train(), bat.train()
-    x = torch.randn(6, 2, 8, 7, generator=torch.Generator().manual_seed(3))
+    x = torch.randn(6, 2, 8, 8 if groups == "edge_pairs" else 7, generator=torch.Generator().manual_seed(3))
     y = torch.arange(6) % 5
     op, edge = mixing_weights(ref, 4, zeros=skip_zero)
     op2, edge2 = op.detach().clone().requires_grad_(), edge.detach().clone().requires_grad_()
@@ -133,6 +144,8 @@ def test_batched_equals_reference(space: str, skip_zero: bool, groups: str, monk
         most = {"whole_waves": 1, "edge_pairs": (max(w.K for c in bat.cells for w in c.waves) + 1) // 2,
                 "edge_by_edge": max(w.K for c in bat.cells for w in c.waves)}[groups]
         assert seen and max(seen) == most, seen
+        finals = {id(w.bn) for c in bat.cells for w in c.waves}
+        assert any(id(bn) in finals for bn in sliced) == (groups != "whole_waves")
 
 
 def test_a_discretized_network_runs_only_its_kept_ops() -> None:
@@ -255,6 +268,40 @@ def test_depthwise_without_dead_taps_equals_the_convolution() -> None:
             torch.testing.assert_close(a, b)
         checked += 1
     assert checked == 72
+
+
+def test_dilated_depthwise_runs_undilated_on_the_phases() -> None:
+    """A dilated stride-1 depthwise convolution of even-sided maps runs as the undilated convolution
+    of the input's polyphase components (oneDNN's dilated kernels are several times slower): the
+    same outputs and gradients as conv2d, and no dilated convolution is dispatched."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from daas.torch.batched import _depthwise
+
+    class Convolutions(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten.convolution.default:
+                self.seen.append((tuple(args[0].shape), tuple(args[5])))
+            return func(*args, **(kwargs or {}))
+
+    torch.manual_seed(0)
+    for H, W, k, fmt in itertools.product((2, 4, 8), (4, 6), (3, 5), (torch.channels_last, torch.contiguous_format)):
+        x = torch.randn(3, 4, H, W, dtype=torch.float64).contiguous(memory_format=fmt).requires_grad_()
+        w = torch.randn(4, 1, k, k, dtype=torch.float64, requires_grad=True)
+        ref = F.conv2d(x, w, None, 1, k - 1, 2, 4)
+        g = torch.randn_like(ref)
+        with Convolutions() as seen:
+            out = _depthwise(x, w, 1, k - 1, 2)
+        assert seen.seen and all(dil == (1, 1) for _, dil in seen.seen), (H, W, k, seen.seen)
+        assert seen.seen[0][0][0] == 4 * 3 or w.shape[-1] == 1  # the four phases as one batch
+        assert out.is_contiguous(memory_format=fmt)
+        torch.testing.assert_close(out, ref)
+        for a, b in zip(torch.autograd.grad(out, (x, w), g), torch.autograd.grad(ref, (x, w), g)):
+            torch.testing.assert_close(a, b)
 
 
 def test_channels_last_halving_convolutions_leave_the_heap_intact() -> None:

@@ -20,10 +20,12 @@ issues about 11,000 aten calls per forward); :class:`BatchedNetwork` computes th
 - **On the CPU** the stacked tensors of a large wave fall out of the caches, so a wave whose edges
   are all active runs in groups of consecutive edges stacking about 1 MB each
   (``CPU_GROUP_ENTRIES``), and each op type's output of a group stays its own tensor: the wave's
-  BatchNorm runs on each over its slice of the statistics, and the mixing is one GEMM per output,
-  accumulated, by its rows of ``mix^T (x) I_C`` (channels-last rows need no transposing copy that
-  way). A depthwise kernel wider than its map runs on the map padded beforehand, where oneDNN is
-  several times faster. docs/BENCHMARKS.md has the measurements.
+  BatchNorm runs on each over its slice of the statistics (once on all of them, concatenated, when
+  the wave is one group), and the mixing is one GEMM per output, accumulated, by its rows of
+  ``mix^T (x) I_C`` (channels-last rows need no transposing copy that way). A depthwise kernel
+  wider than its map runs on the map padded beforehand, and a dilated one at stride 1 as the
+  undilated convolution of the input's polyphase components, where oneDNN is several times
+  faster. docs/BENCHMARKS.md has the measurements.
 - **skip_zero.** With ``skip_zero=True`` an (op, edge) pair whose combined weight is exactly 0 is not
   computed, as in the reference: an op type none of whose edges is active is not run at all; a
   partly active one runs on the active edges only (their weights, channels and running statistics
@@ -255,18 +257,21 @@ def _dead_taps(size: int, k: int, stride: int, padding: int, dilation: int) -> i
     return min(used[0], k - 1 - used[-1]) if used else 0
 
 
-def _depthwise(x: torch.Tensor, w: torch.Tensor, stride: int, padding: int, dilation: int) -> torch.Tensor:
+def _depthwise(x: torch.Tensor, w: torch.Tensor, stride: int, padding: Any, dilation: int) -> torch.Tensor:
     """The depthwise convolution of ``x`` ([N, G, H, W]) by ``w`` ([G, 1, k, k]): ``F.conv2d(x, w,
     stride=stride, padding=padding, dilation=dilation, groups=G)``, without the taps that read only
-    padding (on the small feature maps of a search those are most of a 5x5 kernel's). On the CPU it
-    runs on channels-last tensors, where oneDNN computes it several times faster, except when
-    dilated and wider than 3x3, which is faster contiguous (docs/BENCHMARKS.md); the output is
+    padding (on the small feature maps of a search those are most of a 5x5 kernel's), and a dilated
+    one as an undilated convolution: of the subsampled input when the stride equals the dilation, of
+    the input's polyphase components at stride 1 (``padding``: one int, or (rows, columns)). On the
+    CPU it runs on channels-last tensors, where oneDNN computes it several times faster, except when
+    still dilated and wider than 3x3, which is faster contiguous (docs/BENCHMARKS.md); the output is
     channels-last when ``x`` was, else in the format it was computed in."""
     k = w.shape[-1]
-    th, tw = (_dead_taps(n, k, stride, padding, dilation) for n in x.shape[-2:])
+    pads = (padding, padding) if isinstance(padding, int) else tuple(padding)  # (rows, columns)
+    th, tw = (_dead_taps(n, m, stride, p, dilation) for n, m, p in zip(x.shape[-2:], w.shape[-2:], pads))
     if th or tw:
-        w = w[:, :, th:k - th, tw:k - tw]
-    pad = (padding - th * dilation, padding - tw * dilation)
+        w = w[:, :, th:w.shape[-2] - th, tw:k - tw]
+    pad = (pads[0] - th * dilation, pads[1] - tw * dilation)
     if w.shape[-1] == w.shape[-2] == 1:
         dilation = 1
     if dilation > 1 and stride == dilation and pad[0] % dilation == 0 and pad[1] % dilation == 0:
@@ -277,6 +282,12 @@ def _depthwise(x: torch.Tensor, w: torch.Tensor, stride: int, padding: int, dila
         sub_pad = (pad[0] // dilation, pad[1] // dilation)
         if sizes == [n + 2 * p - (m - 1) for n, p, m in zip(sub.shape[-2:], sub_pad, w.shape[-2:])]:
             x, stride, pad, dilation = sub, 1, sub_pad, 1
+    d = dilation
+    if d > 1 and stride == 1 and all(p % d == 0 for p in pad) and all(n % d == 0 for n in x.shape[-2:]):
+        # output row d*i + r reads input rows d*(i + a - pad/d) + r: phase r of the output is the
+        # undilated convolution of phase r of the input (d*d phases, run as one batch), which
+        # oneDNN computes several times faster than the dilated one (docs/BENCHMARKS.md)
+        return _unphase(_depthwise(_phases(x, d), w, 1, (pad[0] // d, pad[1] // d), 1), d, _is_channels_last(x))
     last = _is_channels_last(x)
     if x.device.type == "cpu":
         if dilation == 1 and any(m > n for m, n in zip(w.shape[-2:], x.shape[-2:])):
@@ -287,6 +298,23 @@ def _depthwise(x: torch.Tensor, w: torch.Tensor, stride: int, padding: int, dila
         x = x.contiguous(memory_format=fast)
     y = F.conv2d(x, w, stride=stride, padding=pad, dilation=dilation, groups=w.shape[0])
     return y.contiguous(memory_format=torch.channels_last) if last else y
+
+
+def _phases(x: torch.Tensor, d: int) -> torch.Tensor:
+    """``x`` ([N, G, H, W], H and W multiples of ``d``) as its d*d polyphase components stacked along
+    the batch, phase-major: ``out[(r*d + s)*N + n] = x[n, :, r::d, s::d]``; channels-last."""
+    N, G, H, W = x.shape
+    nhwc = x.permute(0, 2, 3, 1).reshape(N, H // d, d, W // d, d, G)
+    return nhwc.permute(2, 4, 0, 1, 3, 5).reshape(d * d * N, H // d, W // d, G).permute(0, 3, 1, 2)
+
+
+def _unphase(y: torch.Tensor, d: int, channels_last: bool) -> torch.Tensor:
+    """The inverse of :func:`_phases`: [d*d*N, G, h, w] -> [N, G, d*h, d*w]."""
+    M, G, h, w = y.shape
+    N = M // (d * d)
+    nhwc = y.permute(0, 2, 3, 1).reshape(d, d, N, h, w, G).permute(2, 3, 0, 4, 1, 5).reshape(N, h * d, w * d, G)
+    out = nhwc.permute(0, 3, 1, 2)
+    return out if channels_last else out.contiguous()
 
 
 def _is_channels_last(x: torch.Tensor) -> bool:
@@ -450,7 +478,8 @@ def _edge_groups(K: int, per_edge: int) -> List[slice]:
 def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.Tensor) -> List[Optional[torch.Tensor]]:
     """The CPU form of :func:`_run_wave` for a wave whose edges are all active and whose states are
     channels-last: the edges run in groups (:func:`_edge_groups`), each op type's output of a group
-    stays its own tensor, the wave's BatchNorm runs on each over its slice of the statistics, and a
+    stays its own tensor, the wave's BatchNorm runs on each over its slice of the statistics (on
+    all of them at once when there is one group: one call instead of one per op type), and a
     node's mix is one GEMM per output that reaches it, accumulated in place, by that output's block
     of ``mix^T (x) I_C`` (channels-last rows need no transposing copy that way; the zeros of the
     block cost C times the products, which still beats NHW tiny [J, M] x [M, C] products)."""
@@ -470,11 +499,19 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
         x = torch.cat([states[i] for i in srcs[g]], 1) if g.stop - g.start > 1 else states[srcs[g.start]]
         r = x.relu() if wave.rectified else x
         chan = slice(g.start * C, g.stop * C)
+        outs, pending = [], []  # (first pair, output); one group: the outputs the BatchNorm awaits
         for br, pair, off in zip(wave.branches, wave.pair_start, wave.bn_start):
             y = br(x, r, g, chan)
+            if br.normalized and joint:
+                pending.append(y)
+                continue
             if br.normalized:
                 y = _batch_norm(y, wave.bn, slice(off + chan.start, off + chan.stop))
-            (n, Ho, Wo), first = y.shape[1:], pair + g.start
+            outs.append((pair + g.start, y))
+        if pending:  # the wave's BatchNorm once, on all its channels (the normalized pairs come first)
+            outs.insert(0, (0, wave.bn(torch.cat(pending, 1) if len(pending) > 1 else pending[0])))
+        for first, y in outs:
+            n, Ho, Wo = y.shape[1:]
             rows = y.permute(0, 2, 3, 1).reshape(-1, n)
             if joint:  # rows of the whole Kronecker product, made once (a small one)
                 blocks = [(0, kron[first * C:first * C + n])]
