@@ -70,11 +70,32 @@ def mixing_weights(net, seed: int, zeros: bool):
     return op.reshape(-1).requires_grad_(), edge.requires_grad_()
 
 
+class Dispatched:
+    """The names of the aten ops dispatched inside the block."""
+
+    def __enter__(self) -> "Dispatched":
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        names = self.names = set()
+
+        class Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                names.add(func.__name__.split(".")[0])
+                return func(*args, **(kwargs or {}))
+
+        self._mode = Mode()
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._mode.__exit__(*exc)
+
+
 def named_grads(net):
     return {n: p.grad for n, p in net.named_parameters()}
 
 
-@pytest.mark.parametrize("groups", ["whole_waves", "edge_by_edge", "edge_pairs"])
+@pytest.mark.parametrize("groups", ["whole_waves", "edge_by_edge", "edge_pairs", "whole_waves_summed", "edge_pairs_summed"])
 @pytest.mark.parametrize("skip_zero", [False, True], ids=["all", "skip_zero"])
 @pytest.mark.parametrize("space", list(SPACES), ids=list(SPACES))
 def test_batched_equals_reference(space: str, skip_zero: bool, groups: str, monkeypatch) -> None:
@@ -83,8 +104,14 @@ def test_batched_equals_reference(space: str, skip_zero: bool, groups: str, monk
     edge_by_edge makes every edge a group of its own, and edge_pairs groups of two (and one left
     over where a wave has an odd number of edges), their BatchNorm a slice at a time. edge_pairs
     runs on 8x8 inputs, where the dilated convolutions run on the input's phases, the others on
-    8x7 ones, where they run dilated."""
+    8x7 ones, where they run dilated. The *_summed variants mix by weighted sums, not GEMMs (as
+    networks with more than CPU_GEMM_MIX_CHANNELS channels per node do)."""
     from daas.torch import batched
+
+    summed = groups.endswith("_summed")
+    groups = groups.removesuffix("_summed")
+    if summed:
+        monkeypatch.setattr(batched, "CPU_GEMM_MIX_CHANNELS", 0)
 
     seen: List[int] = []
     edge_groups = batched._edge_groups
@@ -114,7 +141,9 @@ def test_batched_equals_reference(space: str, skip_zero: bool, groups: str, monk
     for step in range(2):  # twice: the second forward sees the first one's running statistics
         ref.zero_grad(), bat.zero_grad()
         op.grad = edge.grad = op2.grad = edge2.grad = None
-        a, b = ref(x, op, edge, skip_zero=skip_zero), bat(x, op2, edge2, skip_zero=skip_zero)
+        a = ref(x, op, edge, skip_zero=skip_zero)
+        with Dispatched() as dispatched:
+            b = bat(x, op2, edge2, skip_zero=skip_zero)
         close(a, b, f"logits, forward {step}")
         F.cross_entropy(a, y).backward()
         F.cross_entropy(b, y).backward()
@@ -144,6 +173,7 @@ def test_batched_equals_reference(space: str, skip_zero: bool, groups: str, monk
         most = {"whole_waves": 1, "edge_pairs": (max(w.K for c in bat.cells for w in c.waves) + 1) // 2,
                 "edge_by_edge": max(w.K for c in bat.cells for w in c.waves)}[groups]
         assert seen and max(seen) == most, seen
+        assert ("addcmul_" in dispatched.names) == summed and ("addmm_" in dispatched.names) != summed
         finals = {id(w.bn) for c in bat.cells for w in c.waves}
         assert any(id(bn) in finals for bn in sliced) == (groups != "whole_waves")
 

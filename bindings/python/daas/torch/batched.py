@@ -467,6 +467,10 @@ def _run_wave(wave: _Wave, plan: _Plan, states: Sequence[torch.Tensor], weights:
 #: stack: about 1 MB of float32, which keeps a group's tensors in the caches (docs/BENCHMARKS.md).
 CPU_GROUP_ENTRIES = 1 << 18
 
+#: On the CPU, up to how many channels per node a wave's mixing runs as GEMMs by blocks of
+#: ``mix^T (x) I_C``; above, as one weighted sum per (op, edge) pair (docs/BENCHMARKS.md).
+CPU_GEMM_MIX_CHANNELS = 16
+
 
 def _edge_groups(K: int, per_edge: int) -> List[slice]:
     """Consecutive groups of a wave's K edges, each stacking at most CPU_GROUP_ENTRIES entries (at
@@ -489,12 +493,17 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
     mixT = mix.to(states[srcs[0]].dtype).t()  # [M, nodes]
     eye = _eye(C, mixT.dtype, mixT.device)
     groups = _edge_groups(K, N * C * H * W)
-    # one group (a small wave): one GEMM per output into all the nodes at once, the fewest calls;
-    # several: one per output and node it reaches, the fewest products and no slicing of the result
     joint = len(groups) == 1
-    acc: List[Optional[torch.Tensor]] = [None] * (1 if joint else len(wave.nodes))
-    if joint:
+    # up to CPU_GEMM_MIX_CHANNELS channels per node the mixing runs as GEMMs: for one group (a small
+    # wave) one per output into all the nodes at once, the fewest calls; for several one per output
+    # and node it reaches, the fewest products and no slicing of the result. With more channels
+    # the C-fold products of the blocks' zeros cost more than a weighted sum per (op, edge) pair
+    gemm = C <= CPU_GEMM_MIX_CHANNELS
+    acc: List[Optional[torch.Tensor]] = [None] * (1 if joint and gemm else len(wave.nodes))
+    if joint and gemm:
         kron = (mixT[:, None, :, None] * eye).reshape(-1, len(wave.nodes) * C)
+    elif not gemm:  # each pair's weight into its edge's node (pairs run op type by op type, edge by edge)
+        pair_w = mixT[torch.arange(mixT.shape[0]), torch.tensor(wave.targets * (mixT.shape[0] // K))].unbind(0)
     for g in groups:
         x = torch.cat([states[i] for i in srcs[g]], 1) if g.stop - g.start > 1 else states[srcs[g.start]]
         r = x.relu() if wave.rectified else x
@@ -512,6 +521,11 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
             outs.insert(0, (0, wave.bn(torch.cat(pending, 1) if len(pending) > 1 else pending[0])))
         for first, y in outs:
             n, Ho, Wo = y.shape[1:]
+            if not gemm:
+                for p, part in enumerate(y.split(C, 1), first):
+                    t = wave.targets[p % K]
+                    acc[t] = part * pair_w[p] if acc[t] is None else acc[t].addcmul_(part, pair_w[p])
+                continue
             rows = y.permute(0, 2, 3, 1).reshape(-1, n)
             if joint:  # rows of the whole Kronecker product, made once (a small one)
                 blocks = [(0, kron[first * C:first * C + n])]
@@ -520,6 +534,8 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
                 blocks = [(t, (w[:, t, None, None, None] * eye).reshape(n, C)) for t in sorted(set(wave.targets[g]))]
             for t, block in blocks:
                 acc[t] = rows @ block if acc[t] is None else acc[t].addmm_(rows, block)
+    if not gemm:
+        return acc
     if joint:  # (split, whose gradient is one concatenation, not a zero-filled copy per slice)
         return list(acc[0].reshape(N, Ho, Wo, -1).permute(0, 3, 1, 2).split(C, 1))
     return [None if a is None else a.reshape(N, Ho, Wo, C).permute(0, 3, 1, 2) for a in acc]
