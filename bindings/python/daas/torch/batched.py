@@ -21,8 +21,10 @@ issues about 11,000 aten calls per forward); :class:`BatchedNetwork` computes th
   are all active runs in groups of consecutive edges stacking about 1 MB each
   (``CPU_GROUP_ENTRIES``), and each op type's output of a group stays its own tensor: the wave's
   BatchNorm runs on each over its slice of the statistics (once on all of them, concatenated, when
-  the wave is one group), and the mixing is one GEMM per output, accumulated, by its rows of
-  ``mix^T (x) I_C`` (channels-last rows need no transposing copy that way). A depthwise kernel
+  the wave is one group of few channels), and the mixing is one GEMM per output, accumulated, by
+  its rows of ``mix^T (x) I_C`` (channels-last rows need no transposing copy that way), or with
+  more than ``CPU_GEMM_MIX_CHANNELS`` channels per node, where the zeros of those blocks cost more
+  than the calls, one weighted sum per (op, edge) pair. A depthwise kernel
   wider than its map runs on the map padded beforehand, and a dilated one at stride 1 as the
   undilated convolution of the input's polyphase components, where oneDNN is several times
   faster. docs/BENCHMARKS.md has the measurements.
@@ -483,7 +485,8 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
     """The CPU form of :func:`_run_wave` for a wave whose edges are all active and whose states are
     channels-last: the edges run in groups (:func:`_edge_groups`), each op type's output of a group
     stays its own tensor, the wave's BatchNorm runs on each over its slice of the statistics (on
-    all of them at once when there is one group: one call instead of one per op type), and a
+    all of them at once when there is one group mixed by GEMMs: one call instead of one per op
+    type), and a
     node's mix is one GEMM per output that reaches it, accumulated in place, by that output's block
     of ``mix^T (x) I_C`` (channels-last rows need no transposing copy that way; the zeros of the
     block cost C times the products, which still beats NHW tiny [J, M] x [M, C] products)."""
@@ -511,13 +514,14 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
         outs, pending = [], []  # (first pair, output); one group: the outputs the BatchNorm awaits
         for br, pair, off in zip(wave.branches, wave.pair_start, wave.bn_start):
             y = br(x, r, g, chan)
-            if br.normalized and joint:
+            if br.normalized and joint and gemm:
                 pending.append(y)
                 continue
             if br.normalized:
                 y = _batch_norm(y, wave.bn, slice(off + chan.start, off + chan.stop))
             outs.append((pair + g.start, y))
-        if pending:  # the wave's BatchNorm once, on all its channels (the normalized pairs come first)
+        if pending:  # the wave's BatchNorm once, on all its channels (the normalized pairs come first;
+            # weighted sums would split it again, and the concatenation costs more than the calls)
             outs.insert(0, (0, wave.bn(torch.cat(pending, 1) if len(pending) > 1 else pending[0])))
         for first, y in outs:
             n, Ho, Wo = y.shape[1:]
