@@ -157,39 +157,53 @@ def supernet_section(sup: Dict[str, Any], command: str) -> List[str]:
     return L
 
 
-SUPERNET_NOTES = """The batched supernet issues about 40% of the reference's aten calls at the digits size; at the
-DARTS size on the CPU it issues more (it runs a wave in cache-sized groups of edges, each with its
-own calls), and there as at the digits size most of its speed comes from the kernels and tensor
-sizes it picks, measured on this machine kind (AVX2, 512 KB of L2
-per core):
+SUPERNET_NOTES = """The batched supernet issues about a third of the reference's aten calls at the digits size; at
+the DARTS size on the CPU it issues about as many (it runs a wave in cache-sized groups of edges,
+each with its own calls), and there as at the digits size most of its speed comes from the kernels
+and tensor sizes it picks. Measured on an AMD EPYC (AVX2, 512 KB of L2 per core) and on an Intel
+Xeon (AVX-512, 2 MB of L2 per core); each step below was kept because it held on the machine it
+was measured on, the figures in brackets are forward and backward, one thread:
 - Depthwise convolutions drop the kernel taps that read only padding (on the 4x4 and 2x2 maps of a
-  digits search most of a 5x5 kernel's); a dilated one whose stride equals its dilation runs
-  undilated on the subsampled input; an undilated kernel wider than its map runs on the map padded
-  beforehand (oneDNN took 4.8 ms forward and backward for [64, 128, 2, 2] by 3x3 with padding 1,
-  0.6 ms on the padded map).
+  digits search most of a 5x5 kernel's); an undilated kernel wider than its map runs on the map
+  padded beforehand ([64, 128, 2, 2] by 3x3 with padding 1: 4.8 ms, 0.6 ms padded; EPYC).
+- A dilated depthwise convolution runs undilated: on the subsampled input when its stride equals
+  its dilation (a reduction cell's), on the input's polyphase components stacked along the batch
+  at stride 1 (a normal cell's: output rows 2i + r read input rows 2(i + a - 2) + r only). oneDNN's
+  dilated kernels are slow, its backward above all: dil_conv_5x5 over [16, 16, 32, 32] took 4.6 ms
+  channels-last and 15.8 ms contiguous, 3.8 ms on the phases; over [16, 256, 8, 8] 26.1 ms, 8.1 ms
+  on the phases (Xeon). The DARTS-size step went from 1.87x to 2.40x the reference with it.
 - Activations are channels-last on the CPU by default, where oneDNN's depthwise convolutions,
-  BatchNorm and pooling run several times faster (dilated 5x5 convolutions, slower there, run
-  contiguous), and they stay so through the cells: preprocessed inputs, node states and the
-  factorized-reduce outputs are made channels-last, else a reduction cell's waves fell back to
-  contiguous kernels and to copies.
+  BatchNorm and pooling run several times faster, and they stay so through the cells: preprocessed
+  inputs, node states and the factorized-reduce outputs are made channels-last, else a reduction
+  cell's waves fell back to contiguous kernels and to copies.
 - A wave's stacked tensors fall out of the caches at the DARTS size ([16, 768, 32, 32] is 50 MB; one
-  BatchNorm forward and backward over it took 132 ms where six over 128 channels take 6 x 14 ms), so a
-  wave whose edges are all active runs in groups of consecutive edges stacking about 1 MB
-  (CPU_GROUP_ENTRIES; a depthwise 5x5 over [16, 128, 32, 32] took 50 ms forward and backward as one
-  call, 23 ms as eight), and each op type's output of a group is normalized over its slice of the
-  wave's BatchNorm and mixed by its own GEMM, accumulated in place, with no concatenation.
-- The mixing of channels-last outputs is a GEMM of their [NHW, c] rows by a block of mix^T (x) I_C:
-  its zeros cost C times the products but it beat NHW tiny [J, M] x [M, C] products (218 ms against
-  136 ms for a DARTS-size wave). Taking the blocks of the Kronecker product by slicing it made its
-  gradient zero-fill the whole product for every block (1.1 s of a DARTS step), so each block is
-  built from its slice of the small mix matrix.
-At the DARTS size what remains is mostly the same convolutions the reference runs (convolution
-forward and backward are about 40% of a batched step), so the batched network saves the overheads
-around them, not their arithmetic: the 2x target is missed there. Gradients stay equal to float32
-rounding (the table). bfloat16 autocast moves the architecture gradients by about 10%, so it is
-not a free speed-up for the architecture side and is off by default. The GPU figures (digits
->= 10x, CUDA graphs) are left for a session with a GPU: `python bench/supernet.py` measures them
-when CUDA is present."""
+  BatchNorm over it took 132 ms where six over 128 channels took 6 x 14 ms; EPYC), so a wave whose
+  edges are all active runs in groups of consecutive edges stacking about 1 MB (CPU_GROUP_ENTRIES),
+  each op type's output of a group normalized over its slice of the wave's BatchNorm and mixed on
+  its own, accumulated in place, with no concatenation.
+- The mixing: with up to 16 channels per node (CPU_GEMM_MIX_CHANNELS) a GEMM of the outputs'
+  channels-last [NHW, c] rows by blocks of mix^T (x) I_C, whose zeros cost C times the products but
+  which beats NHW tiny [J, M] x [M, C] products and, at few channels, one weighted sum per (op,
+  edge) pair (a digits-size wave into 4 nodes: 1.9 ms, 8.7 ms as sums); above 16 channels the sums
+  win (six outputs of 4 edges x 64 channels at 8x8 into 4 nodes: 25.4 ms as GEMMs, 4.6 ms as sums;
+  the DARTS-size step 11% faster; Xeon). A wave that is one group and mixed by GEMMs concatenates
+  its normalized outputs for one BatchNorm call (digits: 6740 -> 5023 aten calls per step, time
+  within the noise); under sums the concatenation cost more than it saved (5.6% of a DARTS step).
+- Groups of a wave that leave the same states (one state's edges to different nodes) share their
+  input, its ReLU and their normalized pooling: in training a BatchNorm of the same input gives the
+  same output whatever its running statistics, and equal statistics get equal updates (copied),
+  so the pooling is shared where the statistics are equal and computed on its own where not. The
+  DARTS-size step 10-11% faster (A/B, minima and medians; Xeon).
+What remains at the DARTS size is mostly the convolutions the reference runs too (forward and
+backward about 35% of a batched step); oneDNN's depthwise 5x5 weight gradient is the slowest of
+them (1.7 ms over [16, 16, 32, 32], 13 times its 3x3 one for 2.8 times the taps), left as it is.
+This machine is shared and its speed drifts: the reference step at DARTS size took 10.1-13.3 s
+across this session's runs and the speed-ups of the final code ranged 2.4-2.9x (DARTS) and
+2.6-3.1x (digits), which is why the variants run interleaved and the table is one run's. Gradients
+stay equal to float32 rounding (the table). bfloat16 autocast moves the architecture gradients by
+about 10%, so it is not a free speed-up for the architecture side and is off by default. The GPU
+figures (digits >= 10x, CUDA graphs) are left for a session with a GPU: `python bench/supernet.py`
+measures them when CUDA is present."""
 
 
 def splice_supernet(d: str) -> None:

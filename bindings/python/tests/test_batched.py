@@ -124,6 +124,15 @@ def test_batched_equals_reference(space: str, skip_zero: bool, groups: str, monk
         return batch_norm(x, bn, chan)
 
     monkeypatch.setattr(batched, "_batch_norm", counted_bn)
+    shares: List[bool] = []  # pooling shared with an earlier group of the same sources
+    share_normalized = batched._share_normalized
+
+    def counted_share(*args):
+        y = share_normalized(*args)
+        shares.append(y is not None)
+        return y
+
+    monkeypatch.setattr(batched, "_share_normalized", counted_share)
 
     def counted(K: int, per_edge: int):
         out = [slice(a, min(a + 2, K)) for a in range(0, K, 2)] if groups == "edge_pairs" else edge_groups(K, per_edge)
@@ -175,8 +184,46 @@ def test_batched_equals_reference(space: str, skip_zero: bool, groups: str, monk
                 "edge_by_edge": max(w.K for c in bat.cells for w in c.waves)}[groups]
         assert seen and max(seen) == most, seen
         assert ("addcmul_" in dispatched.names) == summed and ("addmm_" in dispatched.names) != summed
+        if groups != "edge_pairs":  # one group: nothing to share; one edge each: a state's edges share
+            assert any(shares) == (groups == "edge_by_edge"), shares
         finals = {id(w.bn) for c in bat.cells for w in c.waves}
         assert any(id(bn) in finals for bn in sliced) == (groups != "whole_waves" or summed)
+
+
+def test_groups_share_pooling_only_over_equal_statistics(monkeypatch) -> None:
+    """Edges that leave the same state pool the same input: a group of them reuses an earlier
+    group's normalized pooling and copies its running statistics' update, but only where its own
+    statistics were equal to the earlier group's; a pooling BatchNorm whose statistics differ (a
+    checkpoint from elsewhere) is computed on its own, in training and in evaluation."""
+    from daas.torch import batched
+
+    monkeypatch.setattr(batched, "CPU_GROUP_ENTRIES", 1)  # every edge a group of its own
+    shares: List[bool] = []
+    share_normalized = batched._share_normalized
+
+    def counted_share(*args):
+        y = share_normalized(*args)
+        shares.append(y is not None)
+        return y
+
+    monkeypatch.setattr(batched, "_share_normalized", counted_share)
+    ref, bat = pair("darts")
+    pool = ref.space.ops.index("max_pool_3x3")
+    bn = ref.cells[0].edges[1].ops[pool][1]  # leaves input 0, as edge 0 does
+    bn.running_mean.add_(0.25)
+    bn.running_var.mul_(1.5)
+    bat.load_reference_state_dict(ref.state_dict())
+    x = torch.randn(6, 2, 8, 8, generator=torch.Generator().manual_seed(4))
+    op, edge = mixing_weights(ref, 5, zeros=False)
+    for training in (True, False):
+        ref.train(training), bat.train(training)
+        shares.clear()
+        close(ref(x, op, edge), bat(x, op, edge), f"logits, training={training}")
+        assert True in shares and False in shares, shares
+        state = bat.to_reference_state_dict()
+        for k, v in ref.state_dict().items():
+            if "running" in k:
+                close(v, state[k], f"state {k}", rtol=1e-5, floor=1.0)
 
 
 def test_a_discretized_network_runs_only_its_kept_ops() -> None:

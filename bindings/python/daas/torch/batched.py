@@ -24,7 +24,9 @@ issues about 11,000 aten calls per forward); :class:`BatchedNetwork` computes th
   the wave is one group of few channels), and the mixing is one GEMM per output, accumulated, by
   its rows of ``mix^T (x) I_C`` (channels-last rows need no transposing copy that way), or with
   more than ``CPU_GEMM_MIX_CHANNELS`` channels per node, where the zeros of those blocks cost more
-  than the calls, one weighted sum per (op, edge) pair. A depthwise kernel
+  than the calls, one weighted sum per (op, edge) pair. Groups that leave the same states (a
+  state's edges to different nodes) share their stacked input, its ReLU and, where the BatchNorm
+  statistics of their pooling are equal, the normalized pooling itself. A depthwise kernel
   wider than its map runs on the map padded beforehand, and a dilated one at stride 1 as the
   undilated convolution of the input's polyphase components, where oneDNN is several times
   faster. docs/BENCHMARKS.md has the measurements.
@@ -507,18 +509,36 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
         kron = (mixT[:, None, :, None] * eye).reshape(-1, len(wave.nodes) * C)
     elif not gemm:  # each pair's weight into its edge's node (pairs run op type by op type, edge by edge)
         pair_w = mixT[torch.arange(mixT.shape[0]), torch.tensor(wave.targets * (mixT.shape[0] // K))].unbind(0)
-    for g in groups:
-        x = torch.cat([states[i] for i in srcs[g]], 1) if g.stop - g.start > 1 else states[srcs[g.start]]
-        r = x.relu() if wave.rectified else x
+    # groups that leave the same sources (the edges of one state to different nodes) share their
+    # input, its ReLU and their pooling (see _share_normalized)
+    keys = [tuple(srcs[g]) for g in groups]
+    inputs: Dict[Tuple[int, ...], Tuple[torch.Tensor, torch.Tensor]] = {}
+    pooled: Dict[Tuple[Tuple[int, ...], int], Tuple[torch.Tensor, slice, Any]] = {}
+    for g, key in zip(groups, keys):
+        if key not in inputs:
+            x = torch.cat([states[i] for i in key], 1) if len(key) > 1 else states[key[0]]
+            inputs[key] = (x, x.relu() if wave.rectified else x)
+        x, r = inputs[key]
         chan = slice(g.start * C, g.stop * C)
         outs, pending = [], []  # (first pair, output); one group: the outputs the BatchNorm awaits
-        for br, pair, off in zip(wave.branches, wave.pair_start, wave.bn_start):
+        for bi, (br, pair, off) in enumerate(zip(wave.branches, wave.pair_start, wave.bn_start)):
+            sl = slice(off + chan.start, off + chan.stop)
+            share = br.kind.kind == "pool" and not joint and keys.count(key) > 1
+            if share and (key, bi) in pooled:
+                y = _share_normalized(wave.bn, *pooled[key, bi], sl)
+                if y is not None:
+                    outs.append((pair + g.start, y))
+                    continue
             y = br(x, r, g, chan)
             if br.normalized and joint and gemm:
                 pending.append(y)
                 continue
-            if br.normalized:
-                y = _batch_norm(y, wave.bn, slice(off + chan.start, off + chan.stop))
+            if share and (key, bi) not in pooled:  # the first group with these sources
+                before = _statistics(wave.bn, sl)
+                y = _batch_norm(y, wave.bn, sl)
+                pooled[key, bi] = (y, sl, before)
+            elif br.normalized:
+                y = _batch_norm(y, wave.bn, sl)
             outs.append((pair + g.start, y))
         if pending:  # the wave's BatchNorm once, on all its channels (the normalized pairs come first;
             # weighted sums would split it again, and the concatenation costs more than the calls)
@@ -543,6 +563,31 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
     if joint:  # (split, whose gradient is one concatenation, not a zero-filled copy per slice)
         return list(acc[0].reshape(N, Ho, Wo, -1).permute(0, 3, 1, 2).split(C, 1))
     return [None if a is None else a.reshape(N, Ho, Wo, C).permute(0, 3, 1, 2) for a in acc]
+
+
+def _statistics(bn: nn.BatchNorm2d, chan: slice) -> Any:
+    """Copies of ``bn``'s running statistics of channels ``chan`` (None when it keeps none)."""
+    if bn.running_mean is None:
+        return None
+    return bn.running_mean[chan].clone(), bn.running_var[chan].clone()
+
+
+def _share_normalized(bn: nn.BatchNorm2d, y: torch.Tensor, first: slice, before: Any, chan: slice
+                      ) -> Optional[torch.Tensor]:
+    """The pooling of a group whose sources an earlier group of the wave had, normalized by ``bn``'s
+    channels ``chan``: the earlier group's output ``y`` (its channels ``first`` of ``bn``, whose
+    running statistics were ``before`` it ran), when ``chan``'s statistics are those: on the same
+    input a BatchNorm in training normalizes by the batch's statistics alone, so both outputs are
+    the same and so are both updates of equal running statistics (copied over), and in evaluation
+    equal running statistics give equal outputs. None when they differ (computed then as usual)."""
+    if before is not None:
+        if not (torch.equal(bn.running_mean[chan], before[0]) and torch.equal(bn.running_var[chan], before[1])):
+            return None
+        if bn.training:  # (through .data: the BatchNorms that saved views of the statistics for
+            # their backward do not read them there in training, and their version stays)
+            bn.running_mean.data[chan] = bn.running_mean.data[first]
+            bn.running_var.data[chan] = bn.running_var.data[first]
+    return y
 
 
 @functools.lru_cache(maxsize=None)
