@@ -197,9 +197,10 @@ was measured on, the figures in brackets are forward and backward, one thread:
 What remains at the DARTS size is mostly the convolutions the reference runs too (forward and
 backward about 35% of a batched step); oneDNN's depthwise 5x5 weight gradient is the slowest of
 them (1.7 ms over [16, 16, 32, 32], 13 times its 3x3 one for 2.8 times the taps), left as it is.
-This machine is shared and its speed drifts: the reference step at DARTS size took 10.1-13.3 s
-across this session's runs and the speed-ups of the final code ranged 2.4-2.9x (DARTS) and
-2.6-3.1x (digits), which is why the variants run interleaved and the table is one run's. Gradients
+The Xeon is shared and its speed drifts: the reference step at DARTS size took 10.1-14.0 s across
+runs of one day, so the variants run interleaved and --quick takes the median of three rounds at
+DARTS size too (with one round, runs of the code before the pooling was shared gave 2.19-2.94x; this
+code gave 2.16x in one round and 2.47x in three, and 2.91-2.93x at the digits size). Gradients
 stay equal to float32 rounding (the table). bfloat16 autocast moves the architecture gradients by
 about 10%, so it is not a free speed-up for the architecture side and is off by default. The GPU
 figures (digits >= 10x, CUDA graphs) are left for a session with a GPU: `python bench/supernet.py`

@@ -6,7 +6,7 @@ size (C=16, 8 cells, 32x32 synthetic inputs, batch 64; --quick: batch 16). One t
 A search step is what daas.torch.search does: architecture_step (forward and the op/edge weight
 gradients on a validation batch, Engine.step) then weight_step (forward, backward, clipping, SGD on
 a training batch). The variants of a case run interleaved: round after round, each variant's steps
-in turn, the median round counting (--quick: one round at DARTS size on CPU). Aten calls are counted with a TorchDispatchMode over one step
+in turn, the median round counting (three rounds at DARTS size on CPU, one step each). Aten calls are counted with a TorchDispatchMode over one step
 (every aten op that reaches the dispatcher's Python key, backward included). Also measured: the
 relative error of the op and edge weight gradients with channels-last and bfloat16 autocast against
 float32 contiguous, at the digits size.
@@ -190,7 +190,7 @@ def main() -> int:
             case = CASES[name]
             batch = case["quick_batch"] if args.quick else case["batch"]
             big = name == "darts" and device.type == "cpu"
-            rounds = args.rounds or ((1 if args.quick else 3) if big else (3 if args.quick else 5))
+            rounds = args.rounds or (3 if big else (3 if args.quick else 5))
             steps = 1 if big else (2 if args.quick else 3)
             r = run_case(name, case, batch, device, kinds, rounds, steps)
             rows.append(r)
