@@ -190,11 +190,13 @@ def test_batched_equals_reference(space: str, skip_zero: bool, groups: str, monk
         assert any(id(bn) in finals for bn in sliced) == (groups != "whole_waves" or summed)
 
 
-def test_groups_share_pooling_only_over_equal_statistics(monkeypatch) -> None:
+@pytest.mark.parametrize("affine", [False, True], ids=["plain", "affine"])
+def test_groups_share_pooling_only_over_equal_statistics(affine: bool, monkeypatch) -> None:
     """Edges that leave the same state pool the same input: a group of them reuses an earlier
     group's normalized pooling and copies its running statistics' update, but only where its own
     statistics were equal to the earlier group's; a pooling BatchNorm whose statistics differ (a
-    checkpoint from elsewhere) is computed on its own, in training and in evaluation."""
+    checkpoint from elsewhere) is computed on its own, in training and in evaluation. Affine
+    BatchNorms (a weight and bias per edge) are never shared."""
     from daas.torch import batched
 
     monkeypatch.setattr(batched, "CPU_GROUP_ENTRIES", 1)  # every edge a group of its own
@@ -207,11 +209,14 @@ def test_groups_share_pooling_only_over_equal_statistics(monkeypatch) -> None:
         return y
 
     monkeypatch.setattr(batched, "_share_normalized", counted_share)
-    ref, bat = pair("darts")
+    ref, bat = pair("darts", affine=affine)
     pool = ref.space.ops.index("max_pool_3x3")
     bn = ref.cells[0].edges[1].ops[pool][1]  # leaves input 0, as edge 0 does
     bn.running_mean.add_(0.25)
     bn.running_var.mul_(1.5)
+    if affine:
+        with torch.no_grad():
+            ref.cells[0].edges[2].ops[pool][1].weight.mul_(1.5)  # (also from input 0; statistics equal)
     bat.load_reference_state_dict(ref.state_dict())
     x = torch.randn(6, 2, 8, 8, generator=torch.Generator().manual_seed(4))
     op, edge = mixing_weights(ref, 5, zeros=False)
@@ -219,7 +224,7 @@ def test_groups_share_pooling_only_over_equal_statistics(monkeypatch) -> None:
         ref.train(training), bat.train(training)
         shares.clear()
         close(ref(x, op, edge), bat(x, op, edge), f"logits, training={training}")
-        assert True in shares and False in shares, shares
+        assert (True in shares and False in shares) if not affine else not shares, shares
         state = bat.to_reference_state_dict()
         for k, v in ref.state_dict().items():
             if "running" in k:

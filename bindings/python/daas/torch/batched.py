@@ -488,10 +488,11 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
     channels-last: the edges run in groups (:func:`_edge_groups`), each op type's output of a group
     stays its own tensor, the wave's BatchNorm runs on each over its slice of the statistics (on
     all of them at once when there is one group mixed by GEMMs: one call instead of one per op
-    type), and a
-    node's mix is one GEMM per output that reaches it, accumulated in place, by that output's block
-    of ``mix^T (x) I_C`` (channels-last rows need no transposing copy that way; the zeros of the
-    block cost C times the products, which still beats NHW tiny [J, M] x [M, C] products)."""
+    type), and a node's mix is accumulated in place from each output that reaches it: up to
+    CPU_GEMM_MIX_CHANNELS channels per node by one GEMM by that output's block of ``mix^T (x) I_C``
+    (channels-last rows need no transposing copy that way; the zeros of the block cost C times the
+    products, which still beats NHW tiny [J, M] x [M, C] products), above by one weighted sum per
+    (op, edge) pair."""
     K, C = wave.K, wave.C
     srcs = wave.sources
     N, _, H, W = states[srcs[0]].shape
@@ -510,7 +511,8 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
     elif not gemm:  # each pair's weight into its edge's node (pairs run op type by op type, edge by edge)
         pair_w = mixT[torch.arange(mixT.shape[0]), torch.tensor(wave.targets * (mixT.shape[0] // K))].unbind(0)
     # groups that leave the same sources (the edges of one state to different nodes) share their
-    # input, its ReLU and their pooling (see _share_normalized)
+    # input, its ReLU and their pooling (see _share_normalized; not with affine BatchNorms, whose
+    # weights differ from edge to edge)
     keys = [tuple(srcs[g]) for g in groups]
     inputs: Dict[Tuple[int, ...], Tuple[torch.Tensor, torch.Tensor]] = {}
     pooled: Dict[Tuple[Tuple[int, ...], int], Tuple[torch.Tensor, slice, Any]] = {}
@@ -523,7 +525,7 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
         outs, pending = [], []  # (first pair, output); one group: the outputs the BatchNorm awaits
         for bi, (br, pair, off) in enumerate(zip(wave.branches, wave.pair_start, wave.bn_start)):
             sl = slice(off + chan.start, off + chan.stop)
-            share = br.kind.kind == "pool" and not joint and keys.count(key) > 1
+            share = br.kind.kind == "pool" and not joint and not wave.bn.affine and keys.count(key) > 1
             if share and (key, bi) in pooled:
                 y = _share_normalized(wave.bn, *pooled[key, bi], sl)
                 if y is not None:
