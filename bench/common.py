@@ -77,6 +77,7 @@ def time_per_call(fn: Callable[[], Any], *, repeats: int = 5, target_s: float = 
 
 
 def write_json(path: str, obj: Any) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)  # (--out build/bench/... before make bench)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(obj, f, indent=2)
