@@ -13,6 +13,7 @@ fast the disk. Exits 0 after STEPS steps in all.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
@@ -58,6 +59,9 @@ def advance(eng: daas.Engine, seed: int, steps: int, until: int, checkpoint: str
 def main() -> int:
     checkpoint, steps, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     pause = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
+    # Ctrl-C raises KeyboardInterrupt, as in a terminal, even when this process inherited SIGINT
+    # ignored (a shell's background job: Python then installs no handler of its own)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if os.path.exists(checkpoint):
         eng = daas.Engine.load(checkpoint)
     else:
