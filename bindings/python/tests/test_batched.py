@@ -91,6 +91,23 @@ class Dispatched:
         self._mode.__exit__(*exc)
 
 
+def count_shares(monkeypatch) -> List[bool]:
+    """A list that gets, for each time a group of a wave might reuse an earlier group's pooling,
+    whether it did."""
+    from daas.torch import batched
+
+    shares: List[bool] = []
+    share_normalized = batched._share_normalized
+
+    def counted(*args):
+        y = share_normalized(*args)
+        shares.append(y is not None)
+        return y
+
+    monkeypatch.setattr(batched, "_share_normalized", counted)
+    return shares
+
+
 def named_grads(net):
     return {n: p.grad for n, p in net.named_parameters()}
 
@@ -101,9 +118,9 @@ def named_grads(net):
 def test_batched_equals_reference(space: str, skip_zero: bool, groups: str, monkeypatch) -> None:
     """On the CPU a wave's edges run in groups of CPU_GROUP_ENTRIES stacked entries: these small
     networks fit one group (whole_waves: the wave's BatchNorm runs once, on all of its channels,
-    when mixed by GEMMs);
-    edge_by_edge makes every edge a group of its own, and edge_pairs groups of two (and one left
-    over where a wave has an odd number of edges), their BatchNorm a slice at a time. edge_pairs
+    when mixed by GEMMs); edge_by_edge makes every edge a group of its own, and edge_pairs groups
+    of two (and one left over where a wave has an odd number of edges), their BatchNorm a slice at
+    a time, the groups of a state's edges sharing their pooling. edge_pairs
     runs on 8x8 inputs, where the dilated convolutions run on the input's phases, the others on
     8x7 ones, where they run dilated. The *_summed variants mix by weighted sums, not GEMMs (as
     networks with more than CPU_GEMM_MIX_CHANNELS channels per node do)."""
@@ -124,15 +141,7 @@ def test_batched_equals_reference(space: str, skip_zero: bool, groups: str, monk
         return batch_norm(x, bn, chan)
 
     monkeypatch.setattr(batched, "_batch_norm", counted_bn)
-    shares: List[bool] = []  # pooling shared with an earlier group of the same sources
-    share_normalized = batched._share_normalized
-
-    def counted_share(*args):
-        y = share_normalized(*args)
-        shares.append(y is not None)
-        return y
-
-    monkeypatch.setattr(batched, "_share_normalized", counted_share)
+    shares = count_shares(monkeypatch)
 
     def counted(K: int, per_edge: int):
         out = [slice(a, min(a + 2, K)) for a in range(0, K, 2)] if groups == "edge_pairs" else edge_groups(K, per_edge)
@@ -200,18 +209,10 @@ def test_groups_share_pooling_only_over_equal_statistics(affine: bool, monkeypat
     from daas.torch import batched
 
     monkeypatch.setattr(batched, "CPU_GROUP_ENTRIES", 1)  # every edge a group of its own
-    shares: List[bool] = []
-    share_normalized = batched._share_normalized
-
-    def counted_share(*args):
-        y = share_normalized(*args)
-        shares.append(y is not None)
-        return y
-
-    monkeypatch.setattr(batched, "_share_normalized", counted_share)
+    shares = count_shares(monkeypatch)
     ref, bat = pair("darts", affine=affine)
     pool = ref.space.ops.index("max_pool_3x3")
-    bn = ref.cells[0].edges[1].ops[pool][1]  # leaves input 0, as edge 0 does
+    bn = ref.cells[0].edges[1].ops[pool][1]  # the first of input 1's edges: 3, 6 and 10 differ from it
     bn.running_mean.add_(0.25)
     bn.running_var.mul_(1.5)
     if affine:
