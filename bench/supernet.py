@@ -190,7 +190,7 @@ def main() -> int:
             case = CASES[name]
             batch = case["quick_batch"] if args.quick else case["batch"]
             big = name == "darts" and device.type == "cpu"
-            rounds = args.rounds or (3 if big else (3 if args.quick else 5))
+            rounds = args.rounds or (3 if big or args.quick else 5)
             steps = 1 if big else (2 if args.quick else 3)
             r = run_case(name, case, batch, device, kinds, rounds, steps)
             rows.append(r)

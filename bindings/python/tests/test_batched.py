@@ -71,16 +71,23 @@ def mixing_weights(net, seed: int, zeros: bool):
 
 
 class Dispatched:
-    """The names of the aten ops dispatched inside the block."""
+    """The names of the aten ops dispatched inside the block, and the arguments of each call of the
+    ops in ``record``."""
+
+    def __init__(self, record=()) -> None:
+        self.record = tuple(record)
 
     def __enter__(self) -> "Dispatched":
         from torch.utils._python_dispatch import TorchDispatchMode
 
-        names = self.names = set()
+        self.names, self.calls = set(), []
+        names, calls, record = self.names, self.calls, self.record
 
         class Mode(TorchDispatchMode):
             def __torch_dispatch__(self, func, types, args=(), kwargs=None):
                 names.add(func.__name__.split(".")[0])
+                if func in record:
+                    calls.append(args)
                 return func(*args, **(kwargs or {}))
 
         self._mode = Mode()
@@ -358,19 +365,7 @@ def test_dilated_depthwise_runs_undilated_on_the_phases() -> None:
     """A dilated stride-1 depthwise convolution of even-sided maps runs as the undilated convolution
     of the input's polyphase components (oneDNN's dilated kernels are several times slower): the
     same outputs and gradients as conv2d, and no dilated convolution is dispatched."""
-    from torch.utils._python_dispatch import TorchDispatchMode
-
     from daas.torch.batched import _depthwise
-
-    class Convolutions(TorchDispatchMode):
-        def __init__(self) -> None:
-            super().__init__()
-            self.seen: list = []
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            if func is torch.ops.aten.convolution.default:
-                self.seen.append((tuple(args[0].shape), tuple(args[5])))
-            return func(*args, **(kwargs or {}))
 
     torch.manual_seed(0)
     for H, W, k, fmt in itertools.product((2, 4, 8), (4, 6), (3, 5), (torch.channels_last, torch.contiguous_format)):
@@ -378,10 +373,11 @@ def test_dilated_depthwise_runs_undilated_on_the_phases() -> None:
         w = torch.randn(4, 1, k, k, dtype=torch.float64, requires_grad=True)
         ref = F.conv2d(x, w, None, 1, k - 1, 2, 4)
         g = torch.randn_like(ref)
-        with Convolutions() as seen:
+        with Dispatched([torch.ops.aten.convolution.default]) as dispatched:
             out = _depthwise(x, w, 1, k - 1, 2)
-        assert seen.seen and all(dil == (1, 1) for _, dil in seen.seen), (H, W, k, seen.seen)
-        assert seen.seen[0][0][0] == 4 * 3 or w.shape[-1] == 1  # the four phases as one batch
+        seen = [(tuple(args[0].shape), tuple(args[5])) for args in dispatched.calls]
+        assert seen and all(dil == (1, 1) for _, dil in seen), (H, W, k, seen)
+        assert seen[0][0][0] == 4 * 3 or w.shape[-1] == 1  # the four phases as one batch
         assert out.is_contiguous(memory_format=fmt)
         torch.testing.assert_close(out, ref)
         for a, b in zip(torch.autograd.grad(out, (x, w), g), torch.autograd.grad(ref, (x, w), g)):

@@ -505,8 +505,9 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
     # and node it reaches, the fewest products and no slicing of the result. With more channels
     # the C-fold products of the blocks' zeros cost more than a weighted sum per (op, edge) pair
     gemm = C <= CPU_GEMM_MIX_CHANNELS
-    acc: List[Optional[torch.Tensor]] = [None] * (1 if joint and gemm else len(wave.nodes))
-    if joint and gemm:
+    one_gemm = joint and gemm  # one GEMM per output into all the nodes, after one BatchNorm call
+    acc: List[Optional[torch.Tensor]] = [None] * (1 if one_gemm else len(wave.nodes))
+    if one_gemm:
         kron = (mixT[:, None, :, None] * eye).reshape(-1, len(wave.nodes) * C)
     elif not gemm:  # each pair's weight into its edge's node (pairs run op type by op type, edge by edge)
         pair_w = mixT[torch.arange(mixT.shape[0]), torch.tensor(wave.targets * (mixT.shape[0] // K))].unbind(0)
@@ -514,6 +515,8 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
     # input, its ReLU and their pooling (see _share_normalized; not with affine BatchNorms, whose
     # weights differ from edge to edge)
     keys = [tuple(srcs[g]) for g in groups]
+    shareable = not joint and wave.bn is not None and not wave.bn.affine
+    repeated = {k for k in keys if keys.count(k) > 1} if shareable else set()
     inputs: Dict[Tuple[int, ...], Tuple[torch.Tensor, torch.Tensor]] = {}
     pooled: Dict[Tuple[Tuple[int, ...], int], Tuple[torch.Tensor, slice, Any]] = {}
     for g, key in zip(groups, keys):
@@ -525,14 +528,14 @@ def _run_wave_by_groups(wave: _Wave, states: Sequence[torch.Tensor], mix: torch.
         outs, pending = [], []  # (first pair, output); one group: the outputs the BatchNorm awaits
         for bi, (br, pair, off) in enumerate(zip(wave.branches, wave.pair_start, wave.bn_start)):
             sl = slice(off + chan.start, off + chan.stop)
-            share = br.kind.kind == "pool" and not joint and not wave.bn.affine and keys.count(key) > 1
+            share = br.kind.kind == "pool" and key in repeated
             if share and (key, bi) in pooled:
                 y = _share_normalized(wave.bn, *pooled[key, bi], sl)
                 if y is not None:
                     outs.append((pair + g.start, y))
                     continue
             y = br(x, r, g, chan)
-            if br.normalized and joint and gemm:
+            if br.normalized and one_gemm:
                 pending.append(y)
                 continue
             if share and (key, bi) not in pooled:  # the first group with these sources
